@@ -1,1 +1,16 @@
-//! stub
+//! Xueliang storage: the operations investigators and the federation need, over an embedded
+//! SQLite file.
+//!
+//! The API is shaped like the work, not like SQL: [`Store::append`] takes a batch from one source
+//! and is idempotent on (source, seq); [`Store::search`] answers a [`Query`] page by page;
+//! the outbox ([`Store::enqueue`], [`Store::pending`], [`Store::ack`]) holds what this node
+//! must still send upstream, written in the same transaction as the local write so a crash can
+//! neither lose nor duplicate an item.
+
+mod error;
+mod query;
+mod sqlite;
+
+pub use error::Error;
+pub use query::{Cursor, Page, Query};
+pub use sqlite::{AppendOutcome, OutboxItem, SourceStat, Stats, Store};

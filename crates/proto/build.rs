@@ -1,0 +1,11 @@
+//! Generates the API v1 messages and gRPC stubs from `proto/xueliang/v1/*.proto` with the
+//! system `protoc` (Debian `protobuf-compiler`, installed by `deploy/setup.sh`).
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let files = ["sighting.proto", "health.proto", "uplink.proto", "search.proto"]
+        .map(|f| root.join("xueliang/v1").join(f));
+    tonic_prost_build::configure().compile_protos(&files, &[root.clone()])?;
+    println!("cargo:rerun-if-changed={}", root.display());
+    Ok(())
+}

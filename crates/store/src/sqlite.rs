@@ -1,0 +1,617 @@
+//! The embedded SQLite backend.
+//!
+//! Tables: `sightings` (one row per sighting, keyed by origin + seq, indexed by pass time, camera
+//! and class; the full record rides along as JSON), `sources` (per upstream-facing source: the
+//! highest sequence committed and how many items it says it shed), `outbox` (what this node still
+//! owes its upstream, numbered by an AUTOINCREMENT sequence that is never reused) and `meta`.
+//!
+//! Invariants: an append commits the sightings, the forwarded outbox rows and the source's
+//! high-water mark in one transaction, so the ack a receiver sends after `append` returns is
+//! always true, and a replayed batch is a no-op. The outbox is bounded by `outbox_capacity`;
+//! when it overflows the oldest items are shed and counted in `meta.shed_total`, never silently.
+//!
+//! Performance: one connection behind a mutex; WAL mode with `synchronous=NORMAL`. A batch of a
+//! few hundred sightings is one transaction (well under a millisecond per row here).
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use base::Sighting;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql};
+
+use crate::query::{Cursor, Page, Query};
+use crate::Error;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS sightings (
+    origin      TEXT    NOT NULL,
+    seq         INTEGER NOT NULL,
+    camera      TEXT    NOT NULL,
+    pass_time   INTEGER NOT NULL,
+    class       INTEGER NOT NULL,
+    color       INTEGER NOT NULL,
+    plate_state INTEGER NOT NULL,
+    plate_text  TEXT,
+    body        TEXT    NOT NULL,
+    PRIMARY KEY (origin, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sightings_time ON sightings (pass_time);
+CREATE INDEX IF NOT EXISTS sightings_camera_time ON sightings (camera, pass_time);
+CREATE INDEX IF NOT EXISTS sightings_class_time ON sightings (class, pass_time);
+CREATE TABLE IF NOT EXISTS sources (
+    source     TEXT PRIMARY KEY,
+    high_water INTEGER NOT NULL,
+    shed_total INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq  INTEGER PRIMARY KEY AUTOINCREMENT,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+"#;
+
+/// Default bound on the outbox (items), about a day of sightings for a busy edge node.
+pub const DEFAULT_OUTBOX_CAPACITY: u64 = 1_000_000;
+
+/// What an append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AppendOutcome {
+    /// New sightings stored.
+    pub inserted: u64,
+    /// Items at or below the source's high-water mark, or already stored: skipped.
+    pub duplicates: u64,
+    /// The source's high-water mark after the append: ack through this.
+    pub high_water: u64,
+    /// Outbox items shed to stay within capacity by this call.
+    pub shed: u64,
+}
+
+/// One item this node still owes its upstream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxItem {
+    pub seq: u64,
+    pub sighting: Sighting,
+}
+
+/// Per-source state, as seen by the receiver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceStat {
+    pub source: String,
+    pub high_water: u64,
+    pub shed_total: u64,
+}
+
+/// Totals for operators.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Stats {
+    pub sightings: u64,
+    pub sources: Vec<SourceStat>,
+    pub outbox_pending: u64,
+    pub outbox_shed_total: u64,
+}
+
+/// A SQLite-backed store. Cheap to share behind an `Arc`; every call is one short transaction.
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: String,
+    outbox_capacity: u64,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file at `path`.
+    pub fn open(path: &Path) -> Result<Store, Error> {
+        let shown = path.display().to_string();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::Open {
+                path: shown.clone(),
+                source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|source| Error::Open {
+            path: shown.clone(),
+            source,
+        })?;
+        Self::init(conn, shown)
+    }
+
+    /// A private in-memory database (tests, `analyze` dry runs).
+    pub fn open_in_memory() -> Result<Store, Error> {
+        let conn = Connection::open_in_memory().map_err(|source| Error::Open {
+            path: ":memory:".into(),
+            source,
+        })?;
+        Self::init(conn, ":memory:".into())
+    }
+
+    fn init(conn: Connection, path: String) -> Result<Store, Error> {
+        let sql = |op, source| Error::Sql {
+            path: path.clone(),
+            op,
+            source,
+        };
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| sql("set WAL mode", e))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| sql("set synchronous", e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| sql("set busy timeout", e))?;
+        conn.execute_batch(SCHEMA)
+            .map_err(|e| sql("create schema", e))?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+            path,
+            outbox_capacity: DEFAULT_OUTBOX_CAPACITY,
+        })
+    }
+
+    /// Bounds the outbox; beyond it the oldest items are shed (and counted).
+    pub fn with_outbox_capacity(mut self, capacity: u64) -> Self {
+        self.outbox_capacity = capacity.max(1);
+        self
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn sql(&self, op: &'static str) -> impl Fn(rusqlite::Error) -> Error + '_ {
+        move |source| Error::Sql {
+            path: self.path.clone(),
+            op,
+            source,
+        }
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (the transaction
+        // rolls back on drop), so a poisoned lock is safe to reuse.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records sightings made on this node: numbers them (`key = origin#seq`, seq from the
+    /// outbox), stores them and queues them for upstream, in one transaction. Returns them
+    /// with their keys filled in.
+    pub fn record(&self, origin: &str, sightings: Vec<Sighting>) -> Result<Vec<Sighting>, Error> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(self.sql("begin record"))?;
+        let mut out = Vec::with_capacity(sightings.len());
+        for mut s in sightings {
+            tx.execute("INSERT INTO outbox (body) VALUES ('')", [])
+                .map_err(self.sql("reserve outbox seq"))?;
+            let seq = tx.last_insert_rowid() as u64;
+            s.key = base::SightingKey {
+                origin: origin.to_owned(),
+                seq,
+            };
+            let body = to_json(&s);
+            tx.execute(
+                "UPDATE outbox SET body = ?1 WHERE seq = ?2",
+                params![body, seq as i64],
+            )
+            .map_err(self.sql("fill outbox"))?;
+            insert_sighting(&tx, &s, &body).map_err(self.sql("insert sighting"))?;
+            out.push(s);
+        }
+        self.shed_overflow(&tx)?;
+        tx.commit().map_err(self.sql("commit record"))?;
+        Ok(out)
+    }
+
+    /// Stores a batch received from `source`, skipping items at or below its high-water mark
+    /// and sightings already stored by key; when `forward` is set, new sightings are queued in
+    /// this node's outbox for its own upstream, in the same transaction.
+    pub fn append(
+        &self,
+        source: &str,
+        items: &[(u64, Sighting)],
+        shed_total: u64,
+        forward: bool,
+    ) -> Result<AppendOutcome, Error> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(self.sql("begin append"))?;
+        let mut hw: u64 = tx
+            .query_row(
+                "SELECT high_water FROM sources WHERE source = ?1",
+                [source],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()
+            .map_err(self.sql("read high-water mark"))?
+            .unwrap_or(0) as u64;
+        let mut outcome = AppendOutcome::default();
+        for (seq, s) in items {
+            if *seq <= hw {
+                outcome.duplicates += 1;
+                continue;
+            }
+            hw = *seq;
+            let body = to_json(s);
+            let n = insert_sighting(&tx, s, &body).map_err(self.sql("insert sighting"))?;
+            if n == 0 {
+                outcome.duplicates += 1;
+                continue;
+            }
+            outcome.inserted += 1;
+            if forward {
+                tx.execute("INSERT INTO outbox (body) VALUES (?1)", [&body])
+                    .map_err(self.sql("queue for upstream"))?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO sources (source, high_water, shed_total) VALUES (?1, ?2, ?3)
+             ON CONFLICT(source) DO UPDATE SET high_water = excluded.high_water,
+                 shed_total = max(shed_total, excluded.shed_total)",
+            params![source, hw as i64, shed_total as i64],
+        )
+        .map_err(self.sql("update high-water mark"))?;
+        if forward {
+            outcome.shed = self.shed_overflow(&tx)?;
+        }
+        tx.commit().map_err(self.sql("commit append"))?;
+        outcome.high_water = hw;
+        Ok(outcome)
+    }
+
+    /// The highest sequence committed for `source` (0 if never seen).
+    pub fn high_water(&self, source: &str) -> Result<u64, Error> {
+        let conn = self.conn();
+        let hw: Option<i64> = conn
+            .query_row(
+                "SELECT high_water FROM sources WHERE source = ?1",
+                [source],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.sql("read high-water mark"))?;
+        Ok(hw.unwrap_or(0) as u64)
+    }
+
+    /// Up to `limit` outbox items with seq > `after`, oldest first.
+    pub fn pending(&self, after: u64, limit: usize) -> Result<Vec<OutboxItem>, Error> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT seq, body FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2")
+            .map_err(self.sql("read outbox"))?;
+        let rows = stmt
+            .query_map(params![after as i64, limit as i64], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+            })
+            .map_err(self.sql("read outbox"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, body) = row.map_err(self.sql("read outbox"))?;
+            out.push(OutboxItem {
+                seq,
+                sighting: self.from_json(&body, "read outbox")?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Forgets outbox items with seq <= `through`: the upstream has committed them.
+    pub fn ack(&self, through: u64) -> Result<u64, Error> {
+        let conn = self.conn();
+        let n = conn
+            .execute("DELETE FROM outbox WHERE seq <= ?1", [through as i64])
+            .map_err(self.sql("ack outbox"))?;
+        Ok(n as u64)
+    }
+
+    /// Items shed from the outbox since the database was created.
+    pub fn shed_total(&self) -> Result<u64, Error> {
+        let conn = self.conn();
+        meta(&conn, "shed_total").map_err(self.sql("read shed total"))
+    }
+
+    fn shed_overflow(&self, tx: &rusqlite::Transaction<'_>) -> Result<u64, Error> {
+        let len: i64 = tx
+            .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
+            .map_err(self.sql("count outbox"))?;
+        let over = len as u64 - (len as u64).min(self.outbox_capacity);
+        if over == 0 {
+            return Ok(0);
+        }
+        tx.execute(
+            "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?1)",
+            [over as i64],
+        )
+        .map_err(self.sql("shed outbox"))?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('shed_total', ?1)
+             ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
+            [over as i64],
+        )
+        .map_err(self.sql("count shed"))?;
+        tracing::warn!(db = %self.path, shed = over, "outbox full: oldest items shed");
+        Ok(over)
+    }
+
+    /// One page of sightings matching `q`, newest first.
+    pub fn search(&self, q: &Query) -> Result<Page, Error> {
+        let limit = q.validate()?;
+        let mut filter = String::from("pass_time >= ? AND pass_time < ?");
+        let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(q.from_ms), Box::new(q.to_ms)];
+        if !q.cameras.is_empty() {
+            filter.push_str(&format!(" AND camera IN ({})", marks(q.cameras.len())));
+            args.extend(q.cameras.iter().map(|c| Box::new(c.clone()) as Box<dyn ToSql>));
+        }
+        if !q.classes.is_empty() {
+            filter.push_str(&format!(" AND class IN ({})", marks(q.classes.len())));
+            args.extend(q.classes.iter().map(|c| Box::new(c.code()) as Box<dyn ToSql>));
+        }
+        let conn = self.conn();
+        let total: i64 = conn
+            .query_row(
+                &format!("SELECT count(*) FROM sightings WHERE {filter}"),
+                params_from_iter(args.iter()),
+                |r| r.get(0),
+            )
+            .map_err(self.sql("count matches"))?;
+        let mut page_filter = filter;
+        if let Some(c) = &q.cursor {
+            page_filter.push_str(" AND (pass_time, origin, seq) < (?, ?, ?)");
+            args.push(Box::new(c.pass_time_ms));
+            args.push(Box::new(c.origin.clone()));
+            args.push(Box::new(c.seq as i64));
+        }
+        args.push(Box::new(limit as i64 + 1));
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT body FROM sightings WHERE {page_filter}
+                 ORDER BY pass_time DESC, origin DESC, seq DESC LIMIT ?"
+            ))
+            .map_err(self.sql("search"))?;
+        let rows = stmt
+            .query_map(params_from_iter(args.iter()), |r| r.get::<_, String>(0))
+            .map_err(self.sql("search"))?;
+        let mut sightings = Vec::new();
+        for row in rows {
+            sightings.push(self.from_json(&row.map_err(self.sql("search"))?, "search")?);
+        }
+        let next = if sightings.len() > limit {
+            sightings.truncate(limit);
+            sightings.last().map(Cursor::after)
+        } else {
+            None
+        };
+        Ok(Page {
+            sightings,
+            next,
+            total: total as u64,
+        })
+    }
+
+    /// Totals for operators and the demo summary.
+    pub fn stats(&self) -> Result<Stats, Error> {
+        let conn = self.conn();
+        let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
+        let sightings = count("SELECT count(*) FROM sightings").map_err(self.sql("stats"))? as u64;
+        let outbox_pending =
+            count("SELECT count(*) FROM outbox").map_err(self.sql("stats"))? as u64;
+        let outbox_shed_total = meta(&conn, "shed_total").map_err(self.sql("stats"))?;
+        let mut stmt = conn
+            .prepare("SELECT source, high_water, shed_total FROM sources ORDER BY source")
+            .map_err(self.sql("stats"))?;
+        let sources = stmt
+            .query_map([], |r| {
+                Ok(SourceStat {
+                    source: r.get(0)?,
+                    high_water: r.get::<_, i64>(1)? as u64,
+                    shed_total: r.get::<_, i64>(2)? as u64,
+                })
+            })
+            .map_err(self.sql("stats"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.sql("stats"))?;
+        Ok(Stats {
+            sightings,
+            sources,
+            outbox_pending,
+            outbox_shed_total,
+        })
+    }
+
+    fn from_json(&self, body: &str, op: &'static str) -> Result<Sighting, Error> {
+        serde_json::from_str(body).map_err(|source| Error::Corrupt {
+            path: self.path.clone(),
+            op,
+            source,
+        })
+    }
+}
+
+fn to_json(s: &Sighting) -> String {
+    // Serialising plain data with derived impls cannot fail.
+    serde_json::to_string(s).expect("sighting serialises")
+}
+
+fn marks(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+fn meta(conn: &Connection, key: &str) -> rusqlite::Result<u64> {
+    let v: Option<i64> = conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()?;
+    Ok(v.unwrap_or(0) as u64)
+}
+
+/// Inserts one sighting unless its key is already stored; returns the rows written (0 or 1).
+fn insert_sighting(conn: &Connection, s: &Sighting, body: &str) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO sightings
+         (origin, seq, camera, pass_time, class, color, plate_state, plate_text, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        s.key.origin,
+        s.key.seq as i64,
+        s.camera,
+        s.pass_time_ms,
+        s.class.code(),
+        s.color.code(),
+        s.plate.state.code(),
+        s.plate.text,
+        body,
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base::VehicleClass;
+
+    fn sighting(camera: &str, t: i64, class: VehicleClass) -> Sighting {
+        Sighting {
+            camera: camera.into(),
+            device_id: camera.into(),
+            pass_time_ms: t,
+            first_seen_ms: t - 500,
+            last_seen_ms: t + 500,
+            class,
+            class_confidence: 0.9,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn record_numbers_stores_and_queues() {
+        let store = Store::open_in_memory().unwrap();
+        let out = store
+            .record(
+                "edge-1",
+                vec![
+                    sighting("a", 1000, VehicleClass::Car),
+                    sighting("b", 2000, VehicleClass::Truck),
+                ],
+            )
+            .unwrap();
+        assert_eq!(out[0].key.seq, 1);
+        assert_eq!(out[1].key.seq, 2);
+        let pending = store.pending(0, 10).unwrap();
+        assert_eq!(pending.len(), 2);
+        assert_eq!(pending[1].sighting, out[1]);
+        assert_eq!(store.ack(1).unwrap(), 1);
+        assert_eq!(store.pending(0, 10).unwrap().len(), 1);
+        // Sequence numbers are never reused, even after the outbox empties.
+        store.ack(2).unwrap();
+        let more = store
+            .record("edge-1", vec![sighting("a", 3000, VehicleClass::Car)])
+            .unwrap();
+        assert_eq!(more[0].key.seq, 3);
+    }
+
+    #[test]
+    fn append_is_idempotent_and_forwards_once() {
+        let edge = Store::open_in_memory().unwrap();
+        let made = edge
+            .record(
+                "edge-1",
+                (0..5)
+                    .map(|i| sighting("a", 1000 + i, VehicleClass::Car))
+                    .collect(),
+            )
+            .unwrap();
+        let batch: Vec<_> = made.iter().map(|s| (s.key.seq, s.clone())).collect();
+        let county = Store::open_in_memory().unwrap();
+        let first = county.append("edge-1", &batch[..3], 0, true).unwrap();
+        assert_eq!((first.inserted, first.high_water), (3, 3));
+        // A replay after a lost ack overlaps what was committed.
+        let replay = county.append("edge-1", &batch, 0, true).unwrap();
+        assert_eq!(
+            (replay.inserted, replay.duplicates, replay.high_water),
+            (2, 3, 5)
+        );
+        assert_eq!(county.stats().unwrap().sightings, 5);
+        assert_eq!(county.pending(0, 100).unwrap().len(), 5);
+        assert_eq!(county.high_water("edge-1").unwrap(), 5);
+    }
+
+    #[test]
+    fn outbox_overflow_is_shed_and_counted() {
+        let store = Store::open_in_memory().unwrap().with_outbox_capacity(3);
+        store
+            .record(
+                "e",
+                (0..5)
+                    .map(|i| sighting("a", i, VehicleClass::Car))
+                    .collect(),
+            )
+            .unwrap();
+        let pending = store.pending(0, 10).unwrap();
+        assert_eq!(pending.iter().map(|p| p.seq).collect::<Vec<_>>(), [3, 4, 5]);
+        assert_eq!(store.shed_total().unwrap(), 2);
+        // Local records are kept even when the outbox sheds.
+        assert_eq!(store.stats().unwrap().sightings, 5);
+    }
+
+    #[test]
+    fn search_filters_and_pages() {
+        let store = Store::open_in_memory().unwrap();
+        let mut all = Vec::new();
+        for i in 0..25 {
+            let class = if i % 5 == 0 {
+                VehicleClass::Truck
+            } else {
+                VehicleClass::Car
+            };
+            all.push(sighting(if i % 2 == 0 { "a" } else { "b" }, 1000 + i, class));
+        }
+        store.record("e", all).unwrap();
+        let q = Query {
+            from_ms: 1000,
+            to_ms: 1020,
+            cameras: vec!["a".into()],
+            limit: 4,
+            ..Default::default()
+        };
+        let mut seen = Vec::new();
+        let mut q2 = q.clone();
+        loop {
+            let page = store.search(&q2).unwrap();
+            assert_eq!(page.total, 10);
+            seen.extend(page.sightings.iter().map(|s| s.pass_time_ms));
+            match page.next {
+                Some(c) => q2.cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(seen, (1000..1020).step_by(2).rev().collect::<Vec<_>>());
+        let trucks = store
+            .search(&Query {
+                from_ms: 0,
+                to_ms: i64::MAX,
+                classes: vec![VehicleClass::Truck],
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(trucks.total, 5);
+        assert!(trucks
+            .sightings
+            .iter()
+            .all(|s| s.class == VehicleClass::Truck));
+    }
+
+    #[test]
+    fn file_database_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/x.sqlite");
+        {
+            let s = Store::open(&path).unwrap();
+            s.record("e", vec![sighting("a", 5, VehicleClass::Bus)])
+                .unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.stats().unwrap().sightings, 1);
+        assert_eq!(s.pending(0, 10).unwrap().len(), 1);
+    }
+}

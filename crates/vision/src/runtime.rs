@@ -1,0 +1,167 @@
+//! Process-wide ONNX Runtime: loading the shared library and holding the one environment.
+//!
+//! ONNX Runtime allows exactly one environment per process and `ort` loads the library once, so
+//! this module owns both behind a `Mutex`. Invariants: [`init`] is idempotent for the same library
+//! path, refuses a different path once one is loaded, and never panics — a missing or unloadable
+//! library is an [`Error`] naming the path and the setup command. Sessions are created through
+//! [`environment`], which initialises from [`default_lib_path`] when nobody called [`init`].
+//! Cost: one `dlopen` and environment creation on first use, a mutex lock per session creation
+//! afterwards; nothing here is on the per-frame path.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use ort::environment::Environment;
+
+use crate::Error;
+
+/// The ONNX Runtime release the setup command installs (the file name carries it).
+const ORT_LIB_NAME: &str = "libonnxruntime.so.1.32.0";
+
+/// What the process has loaded so far.
+struct State {
+    /// Library `ort` has `dlopen`ed; set even if creating the environment then failed, because
+    /// `ort` keeps that library for the life of the process.
+    loaded: Option<PathBuf>,
+    env: Option<Environment>,
+}
+
+static STATE: Mutex<State> = Mutex::new(State {
+    loaded: None,
+    env: None,
+});
+
+/// Loads ONNX Runtime from `lib_path` and creates the process environment (named "xueliang").
+///
+/// Calling it again with the same library (after resolving symlinks) returns `Ok`; a different
+/// library is [`Error::RuntimeConflict`]. A missing file is [`Error::RuntimeMissing`], a file that
+/// is not a usable ONNX Runtime is [`Error::RuntimeLoad`].
+pub fn init(lib_path: &Path) -> Result<(), Error> {
+    let mut state = STATE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    init_locked(&mut state, lib_path).map(drop)
+}
+
+/// The process environment, initialising ONNX Runtime from [`default_lib_path`] if [`init`] has
+/// not been called yet.
+pub(crate) fn environment() -> Result<Environment, Error> {
+    let mut state = STATE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(env) = &state.env {
+        return Ok(env.clone());
+    }
+    let path = state.loaded.clone().unwrap_or_else(default_lib_path);
+    init_locked(&mut state, &path)
+}
+
+fn init_locked(state: &mut State, lib_path: &Path) -> Result<Environment, Error> {
+    if !lib_path.is_file() {
+        return Err(Error::RuntimeMissing {
+            path: lib_path.to_owned(),
+        });
+    }
+    let requested = canonical(lib_path);
+    match &state.loaded {
+        Some(active) if *active != requested => {
+            return Err(Error::RuntimeConflict {
+                active: active.clone(),
+                requested,
+            });
+        }
+        Some(_) => {
+            if let Some(env) = &state.env {
+                return Ok(env.clone());
+            }
+        }
+        None => {}
+    }
+
+    let builder = ort::init_from(&requested).map_err(|e| Error::RuntimeLoad {
+        path: requested.clone(),
+        reason: e.to_string(),
+    })?;
+    state.loaded = Some(requested.clone());
+    let env = builder.with_name("xueliang").build().map_err(|e| {
+        Error::ort(
+            format!("creating the ONNX Runtime environment from {}", requested.display()),
+            e,
+        )
+    })?;
+    tracing::info!(library = %requested.display(), "ONNX Runtime loaded");
+    state.env = Some(env.clone());
+    Ok(env)
+}
+
+/// `path` with symlinks resolved, so two spellings of one library compare equal.
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// Where the setup command puts downloads: `$XUELIANG_HOME`, else `$HOME/.cache/xueliang`
+/// (`/var/cache/xueliang` for a service without `$HOME`).
+pub fn home_dir() -> PathBuf {
+    home_from(
+        std::env::var_os("XUELIANG_HOME").map(PathBuf::from),
+        std::env::var_os("HOME").map(PathBuf::from),
+    )
+}
+
+fn home_from(xueliang_home: Option<PathBuf>, home: Option<PathBuf>) -> PathBuf {
+    match xueliang_home.filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) => dir,
+        None => match home.filter(|p| !p.as_os_str().is_empty()) {
+            Some(home) => home.join(".cache/xueliang"),
+            None => PathBuf::from("/var/cache/xueliang"),
+        },
+    }
+}
+
+/// The ONNX Runtime library to load: `$XUELIANG_ORT_LIB` if set, else
+/// `<home_dir>/onnxruntime/libonnxruntime.so.1.32.0`.
+pub fn default_lib_path() -> PathBuf {
+    match std::env::var_os("XUELIANG_ORT_LIB").filter(|p| !p.is_empty()) {
+        Some(path) => PathBuf::from(path),
+        None => home_dir().join("onnxruntime").join(ORT_LIB_NAME),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn home_prefers_xueliang_home() {
+        assert_eq!(
+            home_from(Some("/srv/x".into()), Some("/home/u".into())),
+            PathBuf::from("/srv/x")
+        );
+        assert_eq!(
+            home_from(Some("".into()), Some("/home/u".into())),
+            PathBuf::from("/home/u/.cache/xueliang")
+        );
+        assert_eq!(
+            home_from(None, Some("/home/u".into())),
+            PathBuf::from("/home/u/.cache/xueliang")
+        );
+        assert_eq!(home_from(None, None), PathBuf::from("/var/cache/xueliang"));
+    }
+
+    #[test]
+    fn default_lib_path_names_the_pinned_release() {
+        // Either the override or the pinned file name; both are valid configurations.
+        let path = default_lib_path();
+        match std::env::var_os("XUELIANG_ORT_LIB") {
+            Some(v) if !v.is_empty() => assert_eq!(path, PathBuf::from(v)),
+            _ => assert!(path.ends_with("onnxruntime/libonnxruntime.so.1.32.0"), "{path:?}"),
+        }
+    }
+
+    #[test]
+    fn missing_library_is_an_error_naming_the_path() {
+        // Checked before anything is loaded, so this does not touch the process-wide state.
+        let path = Path::new("/nonexistent/xueliang/libonnxruntime.so.1.32.0");
+        let err = init(path).unwrap_err();
+        assert!(matches!(err, Error::RuntimeMissing { .. }), "{err:?}");
+        let msg = err.to_string();
+        assert!(msg.contains(&*path.to_string_lossy()), "{msg}");
+        assert!(msg.contains("deploy/setup.sh"), "{msg}");
+    }
+}

@@ -57,8 +57,10 @@ CREATE TABLE IF NOT EXISTS meta (
 pub const DEFAULT_OUTBOX_CAPACITY: u64 = 1_000_000;
 
 /// What an append did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AppendOutcome {
+    /// Indexes (into the appended batch) of the sightings that were new here.
+    pub fresh: Vec<usize>,
     /// New sightings stored.
     pub inserted: u64,
     /// Items at or below the source's high-water mark, or already stored: skipped.
@@ -208,11 +210,14 @@ impl Store {
 
     /// Stores a batch received from `source`, skipping items at or below its high-water mark
     /// and sightings already stored by key; when `forward` is set, new sightings are queued in
-    /// this node's outbox for its own upstream, in the same transaction.
+    /// this node's outbox for its own upstream, in the same transaction. `through` is the last
+    /// sequence number of the batch (it may end in items that are not sightings); the
+    /// high-water mark becomes at least that.
     pub fn append(
         &self,
         source: &str,
         items: &[(u64, Sighting)],
+        through: u64,
         shed_total: u64,
         forward: bool,
     ) -> Result<AppendOutcome, Error> {
@@ -228,7 +233,7 @@ impl Store {
             .map_err(self.sql("read high-water mark"))?
             .unwrap_or(0) as u64;
         let mut outcome = AppendOutcome::default();
-        for (seq, s) in items {
+        for (i, (seq, s)) in items.iter().enumerate() {
             if *seq <= hw {
                 outcome.duplicates += 1;
                 continue;
@@ -241,11 +246,13 @@ impl Store {
                 continue;
             }
             outcome.inserted += 1;
+            outcome.fresh.push(i);
             if forward {
                 tx.execute("INSERT INTO outbox (body) VALUES (?1)", [&body])
                     .map_err(self.sql("queue for upstream"))?;
             }
         }
+        hw = hw.max(through);
         tx.execute(
             "INSERT INTO sources (source, high_water, shed_total) VALUES (?1, ?2, ?3)
              ON CONFLICT(source) DO UPDATE SET high_water = excluded.high_water,
@@ -304,6 +311,66 @@ impl Store {
             .execute("DELETE FROM outbox WHERE seq <= ?1", [through as i64])
             .map_err(self.sql("ack outbox"))?;
         Ok(n as u64)
+    }
+
+    /// Makes every pending outbox item numbered above `high_water`, the upstream's mark for
+    /// this node. Needed only when the local database was reset while the upstream remembers
+    /// the old numbers: without it the upstream would skip new items as replays. Sightings
+    /// made here (`key.origin == origin`) are renumbered too. Returns the items moved.
+    pub fn rebase_outbox(&self, origin: &str, high_water: u64) -> Result<u64, Error> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(self.sql("begin rebase"))?;
+        let low: Option<i64> = tx
+            .query_row("SELECT min(seq) FROM outbox", [], |r| r.get(0))
+            .map_err(self.sql("rebase outbox"))?;
+        let last: Option<i64> = tx
+            .query_row("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'", [], |r| r.get(0))
+            .optional()
+            .map_err(self.sql("rebase outbox"))?;
+        if last.unwrap_or(0) as u64 >= high_water && low.is_none_or(|l| l as u64 > high_water) {
+            return Ok(0);
+        }
+        let rows: Vec<(i64, String)> = tx
+            .prepare("SELECT seq, body FROM outbox ORDER BY seq")
+            .and_then(|mut st| st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .map_err(self.sql("rebase outbox"))?;
+        tx.execute("DELETE FROM outbox", []).map_err(self.sql("rebase outbox"))?;
+        // sqlite_sequence has no key on `name`: update the row, or add it if none exists yet.
+        let updated = tx
+            .execute(
+                "UPDATE sqlite_sequence SET seq = ?1 WHERE name = 'outbox'",
+                [high_water as i64],
+            )
+            .map_err(self.sql("rebase outbox"))?;
+        if updated == 0 {
+            tx.execute(
+                "INSERT INTO sqlite_sequence (name, seq) VALUES ('outbox', ?1)",
+                [high_water as i64],
+            )
+            .map_err(self.sql("rebase outbox"))?;
+        }
+        for (_, body) in &rows {
+            let mut s = self.from_json(body, "rebase outbox")?;
+            tx.execute("INSERT INTO outbox (body) VALUES ('')", [])
+                .map_err(self.sql("rebase outbox"))?;
+            let seq = tx.last_insert_rowid() as u64;
+            if s.key.origin == origin {
+                tx.execute(
+                    "DELETE FROM sightings WHERE origin = ?1 AND seq = ?2",
+                    params![origin, s.key.seq as i64],
+                )
+                .map_err(self.sql("rebase outbox"))?;
+                s.key.seq = seq;
+                insert_sighting(&tx, &s, &to_json(&s)).map_err(self.sql("rebase outbox"))?;
+            }
+            tx.execute(
+                "UPDATE outbox SET body = ?1 WHERE seq = ?2",
+                params![to_json(&s), seq as i64],
+            )
+            .map_err(self.sql("rebase outbox"))?;
+        }
+        tx.commit().map_err(self.sql("commit rebase"))?;
+        Ok(rows.len() as u64)
     }
 
     /// Items shed from the outbox since the database was created.
@@ -523,17 +590,38 @@ mod tests {
             .unwrap();
         let batch: Vec<_> = made.iter().map(|s| (s.key.seq, s.clone())).collect();
         let county = Store::open_in_memory().unwrap();
-        let first = county.append("edge-1", &batch[..3], 0, true).unwrap();
+        let first = county.append("edge-1", &batch[..3], 3, 0, true).unwrap();
         assert_eq!((first.inserted, first.high_water), (3, 3));
         // A replay after a lost ack overlaps what was committed.
-        let replay = county.append("edge-1", &batch, 0, true).unwrap();
+        let replay = county.append("edge-1", &batch, 5, 0, true).unwrap();
         assert_eq!(
             (replay.inserted, replay.duplicates, replay.high_water),
             (2, 3, 5)
         );
+        assert_eq!(replay.fresh, [3, 4]);
         assert_eq!(county.stats().unwrap().sightings, 5);
         assert_eq!(county.pending(0, 100).unwrap().len(), 5);
         assert_eq!(county.high_water("edge-1").unwrap(), 5);
+    }
+
+    #[test]
+    fn rebase_renumbers_after_a_reset_database() {
+        let store = Store::open_in_memory().unwrap();
+        store
+            .record("e", vec![sighting("a", 1, VehicleClass::Car)])
+            .unwrap();
+        assert_eq!(store.rebase_outbox("e", 0).unwrap(), 0);
+        // The upstream remembers 40 items from an earlier life of this node.
+        assert_eq!(store.rebase_outbox("e", 40).unwrap(), 1);
+        let p = store.pending(40, 10).unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].seq, 41);
+        assert_eq!(p[0].sighting.key.seq, 41);
+        let next = store
+            .record("e", vec![sighting("a", 2, VehicleClass::Car)])
+            .unwrap();
+        assert_eq!(next[0].key.seq, 42);
+        assert_eq!(store.stats().unwrap().sightings, 2);
     }
 
     #[test]

@@ -1,0 +1,194 @@
+//! The receiving side of `Uplink.Push`: validates batches, commits them through
+//! [`store::Store::append`] (sightings + high-water mark + forwarded outbox rows in one
+//! transaction), and only then acks.
+//!
+//! A malformed stream (no Hello first, a batch too large, a sighting that does not convert) ends
+//! the stream with `InvalidArgument` naming the problem; nothing of the bad batch is stored, and
+//! the source will resend from its last ack once fixed. New sightings are also published on a
+//! broadcast channel so a console or live alerting can follow them.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use proto::v1::{self, push_request::Msg, uplink_server::Uplink};
+use store::Store;
+use tokio::sync::broadcast;
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::Error;
+
+/// Largest batch a receiver takes; a source sends a few hundred at a time.
+pub const MAX_BATCH_ITEMS: usize = 10_000;
+
+/// `Uplink` service over a store.
+#[derive(Clone)]
+pub struct Receiver {
+    store: Arc<Store>,
+    /// Queue accepted sightings for this node's own upstream.
+    forward: bool,
+    fresh: broadcast::Sender<base::Sighting>,
+    /// Wakes this node's forwarder when something new was queued.
+    queued: Arc<tokio::sync::Notify>,
+}
+
+impl Receiver {
+    pub fn new(store: Arc<Store>, forward: bool, queued: Arc<tokio::sync::Notify>) -> Self {
+        let (fresh, _) = broadcast::channel(4096);
+        Receiver {
+            store,
+            forward,
+            fresh,
+            queued,
+        }
+    }
+
+    /// Sightings that were new here, as they are committed.
+    pub fn subscribe(&self) -> broadcast::Receiver<base::Sighting> {
+        self.fresh.subscribe()
+    }
+
+    pub fn into_server(self) -> v1::uplink_server::UplinkServer<Self> {
+        v1::uplink_server::UplinkServer::new(self)
+            .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(proto::MAX_MESSAGE_BYTES)
+    }
+
+    /// Validates and commits one batch from `source`; returns the ack to send.
+    async fn commit(&self, source: &str, batch: v1::Batch) -> Result<u64, Error> {
+        let violation = |message: String| Error::Protocol {
+            peer: source.to_owned(),
+            message,
+        };
+        if batch.items.len() > MAX_BATCH_ITEMS {
+            return Err(violation(format!(
+                "batch of {} items exceeds the limit of {MAX_BATCH_ITEMS}",
+                batch.items.len()
+            )));
+        }
+        let mut items = Vec::with_capacity(batch.items.len());
+        let mut last = 0;
+        for item in batch.items {
+            if item.seq <= last {
+                return Err(violation(format!(
+                    "sequence {} after {last} is not increasing",
+                    item.seq
+                )));
+            }
+            last = item.seq;
+            match item.body {
+                Some(v1::item::Body::Sighting(s)) => {
+                    let s = base::Sighting::try_from(s)
+                        .map_err(|e| violation(format!("item {}: {e}", item.seq)))?;
+                    items.push((item.seq, s));
+                }
+                // Health reports are carried by the protocol; this tier does not store them
+                // yet, but their sequence numbers still advance the high-water mark.
+                Some(v1::item::Body::Health(_)) | None => {}
+            }
+        }
+        let (store, source_owned, forward) = (self.store.clone(), source.to_owned(), self.forward);
+        let ack_through = last;
+        let outcome = tokio::task::spawn_blocking(move || {
+            let out = store.append(&source_owned, &items, ack_through, batch.shed_total, forward)?;
+            Ok::<_, store::Error>((out, items))
+        })
+        .await
+        .map_err(|e| violation(format!("commit task failed: {e}")))?;
+        let (outcome, items) = outcome?;
+        if forward && outcome.inserted > 0 {
+            self.queued.notify_one();
+        }
+        for i in &outcome.fresh {
+            let _ = self.fresh.send(items[*i].1.clone());
+        }
+        tracing::debug!(
+            source,
+            inserted = outcome.inserted,
+            duplicates = outcome.duplicates,
+            "batch committed"
+        );
+        Ok(outcome.high_water)
+    }
+}
+
+type AckStream = Pin<Box<dyn Stream<Item = Result<v1::PushAck, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Uplink for Receiver {
+    type PushStream = AckStream;
+
+    async fn push(
+        &self,
+        request: Request<Streaming<v1::PushRequest>>,
+    ) -> Result<Response<AckStream>, Status> {
+        let peer = request
+            .remote_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "unknown peer".into());
+        let mut inbound = request.into_inner();
+        let source = match inbound.next().await {
+            Some(Ok(v1::PushRequest {
+                msg: Some(Msg::Hello(h)),
+            })) if !h.source.is_empty() => h.source,
+            Some(Err(status)) => return Err(status),
+            _ => {
+                return Err(Error::Protocol {
+                    peer,
+                    message: "the first message of Push must be a Hello with a source".into(),
+                }
+                .into())
+            }
+        };
+        let hw = {
+            let store = self.store.clone();
+            let s = source.clone();
+            tokio::task::spawn_blocking(move || store.high_water(&s))
+                .await
+                .map_err(|e| Status::internal(e.to_string()))?
+                .map_err(|e| Status::from(Error::from(e)))?
+        };
+        tracing::info!(%source, %peer, high_water = hw, "uplink opened");
+        let this = self.clone();
+        let out = async_stream(source, hw, inbound, this);
+        Ok(Response::new(Box::pin(out)))
+    }
+}
+
+/// Acks the resume point, then one ack per committed batch; ends on the first error.
+fn async_stream(
+    source: String,
+    hw: u64,
+    inbound: Streaming<v1::PushRequest>,
+    this: Receiver,
+) -> impl Stream<Item = Result<v1::PushAck, Status>> + Send {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        let mut inbound = inbound;
+        if tx.send(Ok(v1::PushAck { acked_through: hw })).await.is_err() {
+            return;
+        }
+        while let Some(msg) = inbound.next().await {
+            let result = match msg {
+                Ok(v1::PushRequest {
+                    msg: Some(Msg::Batch(batch)),
+                }) => this.commit(&source, batch).await.map_err(Status::from),
+                Ok(_) => Err(Status::invalid_argument(format!(
+                    "protocol violation from {source}: Hello sent twice or empty message"
+                ))),
+                Err(status) => Err(status),
+            };
+            let stop = result.is_err();
+            if let Err(status) = &result {
+                tracing::warn!(%source, error = %status.message(), "uplink batch rejected");
+            }
+            let reply = result.map(|through| v1::PushAck {
+                acked_through: through,
+            });
+            if tx.send(reply).await.is_err() || stop {
+                return;
+            }
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}

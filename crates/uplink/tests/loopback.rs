@@ -1,0 +1,160 @@
+//! The uplink over real gRPC on 127.0.0.1: an edge outbox drains into a county store exactly
+//! once, across a receiver restart, and malformed streams are refused with a clear status.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use proto::v1;
+use store::Store;
+use tokio::sync::{watch, Notify};
+use xueliang_uplink::{Forwarder, ForwarderConfig, Receiver};
+
+fn sighting(t: i64) -> base::Sighting {
+    base::Sighting {
+        camera: "cam-1".into(),
+        device_id: "cam-1".into(),
+        pass_time_ms: t,
+        class: base::VehicleClass::Car,
+        ..Default::default()
+    }
+}
+
+/// Serves a receiver over `store` on a fresh loopback port until `stop` fires.
+async fn serve(store: Arc<Store>) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let receiver = Receiver::new(store, false, Arc::new(Notify::new()));
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(receiver.into_server())
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                async {
+                    let _ = stopped.await;
+                },
+            )
+            .await
+            .unwrap();
+    });
+    (format!("http://{addr}"), stop)
+}
+
+async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_drains_exactly_once_across_a_restart() {
+    let edge = Arc::new(Store::open_in_memory().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let county = Arc::new(Store::open(&dir.path().join("county.sqlite")).unwrap());
+    let (url, stop) = serve(county.clone()).await;
+
+    let wake = Arc::new(Notify::new());
+    let mut cfg = ForwarderConfig::new("edge-1", url.clone());
+    cfg.batch_size = 7;
+    cfg.max_backoff = Duration::from_millis(200);
+    let fwd = Forwarder::new(cfg, edge.clone(), wake.clone());
+    let stats = fwd.stats();
+    let (shutdown_tx, shutdown) = watch::channel(false);
+    let task = tokio::spawn(fwd.run(shutdown));
+
+    edge.record("edge-1", (0..20).map(sighting).collect()).unwrap();
+    wake.notify_one();
+    wait_for("first 20", || county.stats().unwrap().sightings == 20).await;
+
+    // The county goes away; the edge keeps recording.
+    stop.send(()).unwrap();
+    edge.record("edge-1", (20..50).map(sighting).collect()).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(county.stats().unwrap().sightings, 20);
+
+    // It comes back on a new port (same database): everything arrives, nothing twice.
+    let (url2, _stop2) = serve(county.clone()).await;
+    shutdown_tx.send(true).unwrap();
+    task.await.unwrap();
+    let mut cfg = ForwarderConfig::new("edge-1", url2);
+    cfg.batch_size = 7;
+    let (_tx, shutdown) = watch::channel(false);
+    tokio::spawn(Forwarder::new(cfg, edge.clone(), wake.clone()).run(shutdown));
+    wait_for("all 50", || county.stats().unwrap().sightings == 50).await;
+    wait_for("outbox empty", || edge.stats().unwrap().outbox_pending == 0).await;
+    assert_eq!(county.high_water("edge-1").unwrap(), 50);
+    assert!(stats.items_sent.load(std::sync::atomic::Ordering::Relaxed) >= 20);
+    let page = county
+        .search(&store::Query {
+            from_ms: 0,
+            to_ms: 100,
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    let mut seqs: Vec<_> = page.sightings.iter().map(|s| s.key.seq).collect();
+    seqs.sort();
+    assert_eq!(seqs, (1..=50).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_streams_are_refused() {
+    let county = Arc::new(Store::open_in_memory().unwrap());
+    let (url, _stop) = serve(county.clone()).await;
+    let mut client = v1::uplink_client::UplinkClient::connect(url).await.unwrap();
+
+    // A batch before any Hello.
+    let batch = v1::PushRequest {
+        msg: Some(v1::push_request::Msg::Batch(v1::Batch::default())),
+    };
+    let status = client
+        .push(tokio_stream::iter(vec![batch]))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(status.message().contains("Hello"), "{}", status.message());
+
+    // A sighting without a key, after a proper Hello: refused, nothing stored.
+    let hello = v1::PushRequest {
+        msg: Some(v1::push_request::Msg::Hello(v1::Hello {
+            source: "edge-x".into(),
+        })),
+    };
+    let mut bad = v1::Sighting::from(&sighting(5));
+    bad.key = None;
+    let batch = v1::PushRequest {
+        msg: Some(v1::push_request::Msg::Batch(v1::Batch {
+            items: vec![v1::Item {
+                seq: 1,
+                body: Some(v1::item::Body::Sighting(bad)),
+            }],
+            shed_total: 0,
+        })),
+    };
+    let mut acks = client
+        .push(tokio_stream::iter(vec![hello.clone(), batch]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(acks.message().await.unwrap().unwrap().acked_through, 0);
+    let status = acks.message().await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(status.message().contains("missing key"), "{}", status.message());
+    assert_eq!(county.stats().unwrap().sightings, 0);
+
+    // An oversized message (over 4 MiB) is refused by the transport, not buffered.
+    let huge = v1::PushRequest {
+        msg: Some(v1::push_request::Msg::Hello(v1::Hello {
+            source: "x".repeat(5 * 1024 * 1024),
+        })),
+    };
+    let status = match client.push(tokio_stream::iter(vec![huge])).await {
+        Err(status) => status,
+        Ok(resp) => resp.into_inner().message().await.unwrap_err(),
+    };
+    assert_eq!(status.code(), tonic::Code::OutOfRange, "{status:?}");
+}

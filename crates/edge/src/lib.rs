@@ -1,1 +1,22 @@
-//! stub
+//! Xueliang edge node: pulls its cameras, finds vehicles, and hands one sighting per vehicle
+//! to its county platform.
+//!
+//! ```text
+//! camera thread ─Frame→ Mailbox (latest only) → analysis thread (detect batch → track)
+//!   ─Vec<Sighting>→ bounded channel → recorder thread (SQLite: sightings + outbox)
+//!   → Forwarder (gRPC Uplink.Push) → county
+//! ```
+//! Data flows one way; each stage owns its state and the sender to the next, and stops when its
+//! input closes. Between ingest and analysis only the newest frame per camera is kept (live video
+//! may skip frames; every skipped frame is counted). From the tracker on, queues are bounded and
+//! block: a sighting is never dropped, and what the outbox sheds is counted and reported upward.
+
+mod analysis;
+mod config;
+mod error;
+mod mailbox;
+mod node;
+
+pub use config::{CameraConfig, DetectorSection, EdgeConfig};
+pub use error::Error;
+pub use node::{CameraReport, Edge, EdgeStats};

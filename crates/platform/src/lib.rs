@@ -1,1 +1,16 @@
-//! stub
+//! Xueliang platform node (county or city): receives sightings from the tier below over
+//! `Uplink.Push`, stores them in SQLite, answers `Search`, and — when it has an `upstream` —
+//! forwards everything it accepted to the tier above through its own outbox.
+//!
+//! A platform with an upstream is a county; one without is the top (city). Both run the same
+//! code. Data flows one way: uplink receiver → store (+ outbox) → forwarder.
+
+mod config;
+mod error;
+mod node;
+mod search;
+
+pub use config::PlatformConfig;
+pub use error::Error;
+pub use node::{Platform, PlatformStats};
+pub use search::SearchService;

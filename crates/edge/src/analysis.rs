@@ -1,0 +1,136 @@
+//! The analysis stage: one thread that owns the detector and every camera's tracker.
+//!
+//! Each turn it takes the newest frame of every camera that is due (at most `analysis_fps` per
+//! camera; 0 = whenever a new frame is there), runs the detector once over the batch, feeds each
+//! camera's tracker, and sends the finished sightings to the recorder over a bounded channel.
+//! That send blocks when the recorder is behind: back-pressure reaches the mailboxes, where
+//! frames (never sightings) are skipped and counted. On stop every open track is flushed, so
+//! a vehicle in view at shutdown still becomes a sighting.
+
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base::{Frame, Sighting};
+use crossbeam_channel::Sender;
+use track::{Tracker, TrackerConfig};
+use vision::detector::Detector;
+
+use crate::mailbox::Mailbox;
+
+/// One camera as the analysis stage sees it.
+pub struct Lane {
+    pub device_id: String,
+    pub mailbox: Arc<Mailbox>,
+    pub tracker: Tracker,
+    next_due: Instant,
+}
+
+impl Lane {
+    pub fn new(camera: &str, device_id: String, mailbox: Arc<Mailbox>) -> Self {
+        Lane {
+            device_id,
+            mailbox,
+            tracker: Tracker::new(camera, TrackerConfig::default()),
+            next_due: Instant::now(),
+        }
+    }
+}
+
+pub struct Analysis {
+    pub node: String,
+    pub detector: Detector,
+    pub lanes: Vec<Lane>,
+    /// Minimum time between two analysed frames of one camera; `None` = no limit.
+    pub period: Option<Duration>,
+    pub out: Sender<Vec<Sighting>>,
+    pub stop: Arc<AtomicBool>,
+    /// Mean detector milliseconds per frame so far, for reports.
+    pub detector_ms: Arc<std::sync::Mutex<f64>>,
+}
+
+impl Analysis {
+    pub fn run(mut self) {
+        let mut last_expire = Instant::now();
+        let mut failing = false;
+        while !self.stop.load(Relaxed) {
+            let now = Instant::now();
+            let mut frames: Vec<Frame> = Vec::new();
+            let mut lanes: Vec<usize> = Vec::new();
+            for (i, lane) in self.lanes.iter_mut().enumerate() {
+                if now < lane.next_due {
+                    continue;
+                }
+                if let Some(frame) = lane.mailbox.take() {
+                    lane.next_due = self.period.map_or(now, |p| now + p);
+                    frames.push(frame);
+                    lanes.push(i);
+                }
+            }
+            if frames.is_empty() {
+                std::thread::sleep(Duration::from_millis(5));
+            } else {
+                let refs: Vec<&Frame> = frames.iter().collect();
+                match self.detector.detect_batch(&refs) {
+                    Ok(dets) => {
+                        failing = false;
+                        *self.detector_ms.lock().unwrap_or_else(|p| p.into_inner()) =
+                            self.detector.timings().ms_per_frame();
+                        for ((frame, dets), i) in frames.iter().zip(&dets).zip(&lanes) {
+                            let lane = &mut self.lanes[*i];
+                            lane.tracker
+                                .push(frame.captured_ms, (frame.width, frame.height), dets);
+                            lane.mailbox.analysed.fetch_add(1, Relaxed);
+                        }
+                    }
+                    Err(e) => {
+                        for i in &lanes {
+                            self.lanes[*i].mailbox.skipped.fetch_add(1, Relaxed);
+                        }
+                        if !failing {
+                            tracing::error!(node = %self.node, error = %e, "detector failed; frames skipped");
+                        }
+                        failing = true;
+                    }
+                }
+            }
+            // Cameras that stopped sending frames still end their tracks.
+            if last_expire.elapsed() > Duration::from_millis(250) {
+                let t = base::now_ms();
+                for lane in &mut self.lanes {
+                    lane.tracker.expire(t);
+                }
+                last_expire = Instant::now();
+            }
+            if !self.emit() {
+                return;
+            }
+        }
+        for lane in &mut self.lanes {
+            lane.tracker.flush();
+            lane.mailbox.clear();
+        }
+        self.emit();
+    }
+
+    /// Sends finished sightings on; false when the recorder is gone.
+    fn emit(&mut self) -> bool {
+        let mut batch = Vec::new();
+        for lane in &mut self.lanes {
+            while let Some(mut s) = lane.tracker.pull() {
+                s.device_id = lane.device_id.clone();
+                lane.mailbox.sightings.fetch_add(1, Relaxed);
+                batch.push(s);
+            }
+        }
+        if batch.is_empty() {
+            return true;
+        }
+        let n = batch.len();
+        if self.out.send(batch).is_err() {
+            tracing::error!(node = %self.node, lost = n, "recorder stopped; sightings not recorded");
+            return false;
+        }
+        true
+    }
+}

@@ -1,0 +1,32 @@
+//! The edge error type: each names the node, camera or file at fault.
+
+/// An edge node failure.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("edge {node}: invalid config: {message}")]
+    Config { node: String, message: String },
+    #[error("edge {node}: {source}")]
+    Vision {
+        node: String,
+        #[source]
+        source: vision::Error,
+    },
+    #[error("edge {node}: {source}")]
+    Store {
+        node: String,
+        #[source]
+        source: store::Error,
+    },
+    #[error("edge {node}: {source}")]
+    Ingest {
+        node: String,
+        #[source]
+        source: ingest::Error,
+    },
+    #[error("edge {node}: cannot start thread: {source}")]
+    Thread {
+        node: String,
+        #[source]
+        source: std::io::Error,
+    },
+}

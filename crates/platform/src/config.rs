@@ -1,0 +1,71 @@
+//! Platform configuration: the `[platform]` table of a node's TOML file.
+//! See `deploy/county.toml` and `deploy/city.toml` for documented examples.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// How a county or city platform runs.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformConfig {
+    /// This node's id; the upstream knows it as a source by this name. Required.
+    pub node: String,
+    /// gRPC listen address for Uplink and Search. Default `127.0.0.1:7100`.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// SQLite database file. Default `<node>.sqlite` in the working directory.
+    #[serde(default)]
+    pub database: Option<PathBuf>,
+    /// Upstream platform (e.g. `http://10.1.0.1:7100`); none for the top tier.
+    #[serde(default)]
+    pub upstream: Option<String>,
+    /// Bound on items waiting for the upstream; beyond it the oldest are shed and counted.
+    /// Default 1000000.
+    #[serde(default = "default_outbox_capacity")]
+    pub outbox_capacity: u64,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 7100))
+}
+
+fn default_outbox_capacity() -> u64 {
+    1_000_000
+}
+
+impl PlatformConfig {
+    /// A config with defaults for everything but the node id.
+    pub fn new(node: impl Into<String>) -> Self {
+        PlatformConfig {
+            node: node.into(),
+            listen: default_listen(),
+            database: None,
+            upstream: None,
+            outbox_capacity: default_outbox_capacity(),
+        }
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.database
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("{}.sqlite", self.node)))
+    }
+
+    pub fn validate(&self) -> Result<(), crate::Error> {
+        let bad = |message: String| crate::Error::Config {
+            node: self.node.clone(),
+            message,
+        };
+        if self.node.trim().is_empty() {
+            return Err(bad("`node` must not be empty".into()));
+        }
+        if let Some(up) = &self.upstream {
+            if !(up.starts_with("http://") || up.starts_with("https://")) {
+                return Err(bad(format!(
+                    "`upstream` must be an http:// or https:// URL, got {up:?}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,147 @@
+//! A running platform node: the gRPC server (Uplink + Search) on its listener, and the
+//! forwarder to its upstream when it has one. [`Platform::start`] returns once the listener is
+//! bound, so `local_addr` is usable at once (port 0 picks a free port).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use store::Store;
+use tokio::sync::{broadcast, watch, Notify};
+use tokio::task::JoinHandle;
+use uplink::{Forwarder, ForwarderConfig, ForwarderStats, Receiver};
+
+use crate::{Error, PlatformConfig, SearchService};
+
+/// Live statistics of a node.
+#[derive(Debug, Clone, Default)]
+pub struct PlatformStats {
+    pub stats: store::Stats,
+    /// Forwarder counters when the node has an upstream.
+    pub upstream_connected: Option<bool>,
+}
+
+/// A running county or city node.
+pub struct Platform {
+    cfg: PlatformConfig,
+    addr: SocketAddr,
+    store: Arc<Store>,
+    receiver: Receiver,
+    forwarder: Option<Arc<ForwarderStats>>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Platform {
+    /// Opens the database, binds the listener and starts serving (and forwarding).
+    pub async fn start(cfg: PlatformConfig) -> Result<Platform, Error> {
+        cfg.validate()?;
+        let path = cfg.database_path();
+        let store = Arc::new(
+            Store::open(&path)
+                .map_err(|source| Error::Store {
+                    node: cfg.node.clone(),
+                    source,
+                })?
+                .with_outbox_capacity(cfg.outbox_capacity),
+        );
+        let listener = tokio::net::TcpListener::bind(cfg.listen)
+            .await
+            .map_err(|source| Error::Listen {
+                node: cfg.node.clone(),
+                addr: cfg.listen.to_string(),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| Error::Listen {
+            node: cfg.node.clone(),
+            addr: cfg.listen.to_string(),
+            source,
+        })?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let queued = Arc::new(Notify::new());
+        let receiver = Receiver::new(store.clone(), cfg.upstream.is_some(), queued.clone());
+        let search = SearchService::new(cfg.node.clone(), store.clone());
+        let mut tasks = Vec::new();
+        let mut stop = shutdown_rx.clone();
+        let (node, rx) = (cfg.node.clone(), receiver.clone());
+        tasks.push(tokio::spawn(async move {
+            let served = tonic::transport::Server::builder()
+                .add_service(rx.into_server())
+                .add_service(search.into_server())
+                .serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::TcpListenerStream::new(listener),
+                    async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    },
+                )
+                .await;
+            if let Err(e) = served {
+                tracing::error!(%node, error = %e, "gRPC server stopped");
+            }
+        }));
+        let mut forwarder = None;
+        if let Some(up) = &cfg.upstream {
+            let f = Forwarder::new(
+                ForwarderConfig::new(cfg.node.clone(), up.clone()),
+                store.clone(),
+                queued,
+            );
+            forwarder = Some(f.stats());
+            tasks.push(tokio::spawn(f.run(shutdown_rx)));
+        }
+        tracing::info!(node = %cfg.node, %addr, db = %path.display(), upstream = ?cfg.upstream, "platform started");
+        Ok(Platform {
+            cfg,
+            addr,
+            store,
+            receiver,
+            forwarder,
+            shutdown,
+            tasks,
+        })
+    }
+
+    pub fn node(&self) -> &str {
+        &self.cfg.node
+    }
+
+    /// The bound listen address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://addr`, for clients and the tier below.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Sightings that were new at this node, as they are committed.
+    pub fn subscribe(&self) -> broadcast::Receiver<base::Sighting> {
+        self.receiver.subscribe()
+    }
+
+    pub fn stats(&self) -> Result<PlatformStats, Error> {
+        let stats = self.store.stats().map_err(|source| Error::Store {
+            node: self.cfg.node.clone(),
+            source,
+        })?;
+        Ok(PlatformStats {
+            stats,
+            upstream_connected: self
+                .forwarder
+                .as_ref()
+                .map(|f| f.connected.load(std::sync::atomic::Ordering::Relaxed)),
+        })
+    }
+
+    /// Stops serving and forwarding; what was not yet forwarded stays in the outbox.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}

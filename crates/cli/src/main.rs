@@ -1,1 +1,80 @@
-fn main() {}
+//! `xueliang`: the one binary. One file per subcommand, each an `Args` and a `run`.
+//!
+//! Errors reach the user as one line (`error: …` with its causes joined by `: `), never a
+//! backtrace, and the exit status is 1; usage errors exit 2 (clap).
+
+use clap::{Parser, Subcommand};
+
+mod bench;
+mod camera;
+mod config;
+mod demo;
+mod edge;
+mod platform;
+mod search;
+mod timefmt;
+
+/// Xueliang: video-surveillance ingest and vehicle analytics for city camera networks.
+///
+/// Edge nodes pull RTSP cameras, detect vehicles and push one sighting per vehicle to a county
+/// platform, which stores it and forwards it to the city; investigators search any platform.
+#[derive(Parser)]
+#[command(name = "xueliang", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole system on this machine: simulated cameras, an edge, a county and a city.
+    Demo(demo::Args),
+    /// Run an edge node from a config file (cameras → detection → county).
+    Edge(edge::Args),
+    /// Run a county or city platform from a config file.
+    Platform(platform::Args),
+    /// Search the sightings a platform holds.
+    Search(search::Args),
+    /// Serve video clips as simulated RTSP cameras.
+    Camera(camera::Args),
+    /// Measure decode, detector and whole-chain speed on this machine.
+    Bench(bench::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    init_logging(matches!(cli.command, Command::Demo(_) | Command::Bench(_) | Command::Search(_)));
+    let result = match cli.command {
+        Command::Demo(a) => demo::run(a),
+        Command::Edge(a) => edge::run(a),
+        Command::Platform(a) => platform::run(a),
+        Command::Search(a) => search::run(a),
+        Command::Camera(a) => camera::run(a),
+        Command::Bench(a) => bench::run(a),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// Logs go to stderr; `RUST_LOG` overrides. Interactive commands default to warnings only so
+/// their own output stays readable; services default to info.
+fn init_logging(quiet: bool) {
+    let default = if quiet { "warn" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+/// A multi-threaded tokio runtime for the I/O side (gRPC); compute runs on its own threads.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}

@@ -4,7 +4,7 @@
 //! this module owns both behind a `Mutex`. Invariants: [`init`] is idempotent for the same library
 //! path, refuses a different path once one is loaded, and never panics — a missing or unloadable
 //! library is an [`Error`] naming the path and the setup command. Sessions are created through
-//! [`environment`], which initialises from [`default_lib_path`] when nobody called [`init`].
+//! `environment()`, which initialises from [`default_lib_path`] when nobody called [`init`].
 //! Cost: one `dlopen` and environment creation on first use, a mutex lock per session creation
 //! afterwards; nothing here is on the per-frame path.
 
@@ -37,14 +37,18 @@ static STATE: Mutex<State> = Mutex::new(State {
 /// library is [`Error::RuntimeConflict`]. A missing file is [`Error::RuntimeMissing`], a file that
 /// is not a usable ONNX Runtime is [`Error::RuntimeLoad`].
 pub fn init(lib_path: &Path) -> Result<(), Error> {
-    let mut state = STATE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut state = STATE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     init_locked(&mut state, lib_path).map(drop)
 }
 
 /// The process environment, initialising ONNX Runtime from [`default_lib_path`] if [`init`] has
 /// not been called yet.
 pub(crate) fn environment() -> Result<Environment, Error> {
-    let mut state = STATE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut state = STATE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(env) = &state.env {
         return Ok(env.clone());
     }
@@ -81,7 +85,10 @@ fn init_locked(state: &mut State, lib_path: &Path) -> Result<Environment, Error>
     state.loaded = Some(requested.clone());
     let env = builder.with_name("xueliang").build().map_err(|e| {
         Error::ort(
-            format!("creating the ONNX Runtime environment from {}", requested.display()),
+            format!(
+                "creating the ONNX Runtime environment from {}",
+                requested.display()
+            ),
             e,
         )
     })?;
@@ -150,7 +157,10 @@ mod tests {
         let path = default_lib_path();
         match std::env::var_os("XUELIANG_ORT_LIB") {
             Some(v) if !v.is_empty() => assert_eq!(path, PathBuf::from(v)),
-            _ => assert!(path.ends_with("onnxruntime/libonnxruntime.so.1.32.0"), "{path:?}"),
+            _ => assert!(
+                path.ends_with("onnxruntime/libonnxruntime.so.1.32.0"),
+                "{path:?}"
+            ),
         }
     }
 

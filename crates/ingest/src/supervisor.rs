@@ -1,0 +1,503 @@
+//! Camera supervisors: one thread per camera that keeps its pipeline alive and hands every
+//! frame to a sink.
+//!
+//! [`spawn_camera`] starts a `CameraSupervisor` on its own thread and returns a
+//! [`CameraHandle`]. For a live source the supervisor treats a bus ERROR, an EOS (a killed TCP
+//! server gives EOS, not ERROR) and the no-frame watchdog (a frozen server gives no bus message
+//! at all) alike: tear the pipeline down, report [`CameraEvent::Offline`] with a one-line reason
+//! naming the camera and its redacted URL, wait out an exponential backoff, reconnect. The
+//! backoff goes from `backoff_initial` doubling to `backoff_max` and resets once frames flowed.
+//! A finite source (file, counted test pattern) ends at EOS with [`CameraEvent::Finished`];
+//! an error there is final too, since retrying a broken file cannot help.
+//!
+//! Invariants: one camera's failure never touches another (each has its own thread and
+//! pipeline); the sink and the event callback run on the camera's own thread, in order; stop
+//! is prompt (the thread polls its stop signal at least every 100 ms and backoff sleeps wake on
+//! it). Performance: the thread sleeps in a condition variable between frames; per frame it
+//! costs the copy in [`FrameSource::pull`] and a few atomic adds in [`CameraStats`].
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use base::Frame;
+use tracing::{debug, info, info_span, warn};
+
+use crate::error::{Error, Result};
+use crate::source::{FrameSource, Pulled, Source, SourceOptions, StreamInfo};
+use crate::stats::{CameraState, CameraStats};
+
+/// How often a camera thread looks at its stop signal while waiting for frames.
+const POLL: Duration = Duration::from_millis(100);
+
+/// What to supervise and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CameraSpec {
+    /// Camera id as configured; appears in every event, log line and error.
+    pub id: String,
+    pub source: Source,
+    pub options: SourceOptions,
+    /// Reconnect when no frame arrived for this long (also bounds connecting). Default 5 s.
+    pub watchdog: Duration,
+    /// First wait before reconnecting. Default 0.5 s.
+    pub backoff_initial: Duration,
+    /// Longest wait before reconnecting. Default 10 s.
+    pub backoff_max: Duration,
+}
+
+impl CameraSpec {
+    /// A camera with default timings; `location` as for [`Source::parse`].
+    pub fn new(id: impl Into<String>, location: &str) -> Result<CameraSpec> {
+        Ok(CameraSpec::with_source(id, Source::parse(location)?))
+    }
+
+    pub fn with_source(id: impl Into<String>, source: Source) -> CameraSpec {
+        CameraSpec {
+            id: id.into(),
+            source,
+            options: SourceOptions::default(),
+            watchdog: Duration::from_secs(5),
+            backoff_initial: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A camera's state changes, reported in order on the camera's thread.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CameraEvent {
+    /// Attempt number `attempt` (from 1) to open the source has started.
+    Connecting { camera: Arc<str>, attempt: u64 },
+    /// The first frame of this attempt was decoded.
+    Online { camera: Arc<str>, info: StreamInfo },
+    /// The attempt failed. `retry_in` is the backoff before the next one, `None` when the
+    /// supervisor gives up (finite sources).
+    Offline {
+        camera: Arc<str>,
+        reason: String,
+        retry_in: Option<Duration>,
+    },
+    /// A finite source reached its end after delivering `frames` frames.
+    Finished { camera: Arc<str>, frames: u64 },
+    /// Stopped through its handle.
+    Stopped { camera: Arc<str> },
+}
+
+impl CameraEvent {
+    pub fn camera(&self) -> &str {
+        match self {
+            CameraEvent::Connecting { camera, .. }
+            | CameraEvent::Online { camera, .. }
+            | CameraEvent::Offline { camera, .. }
+            | CameraEvent::Finished { camera, .. }
+            | CameraEvent::Stopped { camera } => camera,
+        }
+    }
+}
+
+/// Exponential backoff between reconnects.
+#[derive(Debug, Clone)]
+struct Backoff {
+    initial: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    fn new(initial: Duration, max: Duration) -> Self {
+        let max = max.max(initial);
+        Backoff {
+            initial,
+            max,
+            next: initial,
+        }
+    }
+
+    /// The wait before the next attempt; doubles the one after, up to the cap.
+    fn next_delay(&mut self) -> Duration {
+        let d = self.next;
+        self.next = (self.next * 2).min(self.max);
+        d
+    }
+
+    fn reset(&mut self) {
+        self.next = self.initial;
+    }
+}
+
+/// A settable flag threads can sleep on.
+#[derive(Debug, Default)]
+struct Signal {
+    set: Mutex<bool>,
+    cond: Condvar,
+}
+
+impl Signal {
+    fn raise(&self) {
+        *self.set.lock().unwrap() = true;
+        self.cond.notify_all();
+    }
+
+    fn is_set(&self) -> bool {
+        *self.set.lock().unwrap()
+    }
+
+    /// Sleeps up to `d`; true if the signal is (or became) set.
+    fn wait(&self, d: Duration) -> bool {
+        let guard = self.set.lock().unwrap();
+        let (guard, _) = self.cond.wait_timeout_while(guard, d, |set| !*set).unwrap();
+        *guard
+    }
+}
+
+/// Owner of a running camera thread. Dropping it stops the camera.
+#[derive(Debug)]
+pub struct CameraHandle {
+    camera: Arc<str>,
+    source: String,
+    stats: Arc<CameraStats>,
+    stop: Arc<Signal>,
+    done: Arc<Signal>,
+    thread: Option<JoinHandle<Result<()>>>,
+}
+
+impl CameraHandle {
+    pub fn camera(&self) -> &str {
+        &self.camera
+    }
+
+    /// The camera's live counters.
+    pub fn stats(&self) -> &Arc<CameraStats> {
+        &self.stats
+    }
+
+    /// True once the thread has ended (finite source done, final error, or stopped).
+    pub fn is_finished(&self) -> bool {
+        self.done.is_set()
+    }
+
+    /// Waits up to `timeout` for the thread to end; true if it did.
+    pub fn wait(&self, timeout: Duration) -> bool {
+        self.done.wait(timeout)
+    }
+
+    /// Stops the camera and waits for its thread (promptly: at most one poll interval plus
+    /// the pipeline teardown).
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    /// Waits for a finite source to end. Ok after EOS or a stop; the final error of a finite
+    /// source otherwise. Blocks until stopped elsewhere for a live camera, so use it on files.
+    pub fn join(mut self) -> Result<()> {
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(Error::Pipeline {
+                camera: self.camera.to_string(),
+                url: self.source.clone(),
+                message: "camera thread panicked".into(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn shutdown(&mut self) {
+        self.stop.raise();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for CameraHandle {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Starts supervising one camera on its own thread. `sink` gets every delivered frame,
+/// `events` every state change; both run on that thread.
+pub fn spawn_camera(
+    spec: CameraSpec,
+    sink: impl FnMut(Frame) + Send + 'static,
+    events: impl FnMut(CameraEvent) + Send + 'static,
+) -> CameraHandle {
+    let camera: Arc<str> = spec.id.as_str().into();
+    let source = spec.source.redacted();
+    let stats = Arc::new(CameraStats::default());
+    let stop = Arc::new(Signal::default());
+    let done = Arc::new(Signal::default());
+    let supervisor = CameraSupervisor {
+        camera: camera.clone(),
+        backoff: Backoff::new(spec.backoff_initial, spec.backoff_max),
+        spec,
+        sink,
+        events,
+        stats: stats.clone(),
+        stop: stop.clone(),
+    };
+    let thread = std::thread::Builder::new()
+        .name(format!("camera-{camera}"))
+        .spawn({
+            let done = done.clone();
+            move || {
+                let r = supervisor.run();
+                done.raise();
+                r
+            }
+        })
+        .expect("cannot spawn a camera thread");
+    CameraHandle {
+        camera,
+        source,
+        stats,
+        stop,
+        done,
+        thread: Some(thread),
+    }
+}
+
+/// How one connection attempt ended.
+enum Outcome {
+    Stopped,
+    Finished,
+    Failed { error: Error, had_frames: bool },
+}
+
+/// The state of one camera's thread: its spec, its sink and event callbacks, its counters.
+struct CameraSupervisor<S, E> {
+    camera: Arc<str>,
+    spec: CameraSpec,
+    sink: S,
+    events: E,
+    stats: Arc<CameraStats>,
+    stop: Arc<Signal>,
+    backoff: Backoff,
+}
+
+impl<S: FnMut(Frame), E: FnMut(CameraEvent)> CameraSupervisor<S, E> {
+    fn run(mut self) -> Result<()> {
+        let span = info_span!("camera", id = %self.camera);
+        let _enter = span.enter();
+        let mut attempt = 0;
+        let mut delivered = 0;
+        let result = loop {
+            if self.stop.is_set() {
+                break Ok(());
+            }
+            attempt += 1;
+            self.set_state(CameraState::Connecting);
+            self.emit(CameraEvent::Connecting {
+                camera: self.camera.clone(),
+                attempt,
+            });
+            match self.session(&mut delivered) {
+                Outcome::Stopped => break Ok(()),
+                Outcome::Finished => {
+                    info!(frames = delivered, "source finished");
+                    self.set_state(CameraState::Finished);
+                    self.emit(CameraEvent::Finished {
+                        camera: self.camera.clone(),
+                        frames: delivered,
+                    });
+                    return Ok(());
+                }
+                Outcome::Failed { error, had_frames } => {
+                    self.set_state(CameraState::Offline);
+                    let reason = error.to_string();
+                    if !self.spec.source.is_live() {
+                        warn!(%reason, "source failed");
+                        self.emit(CameraEvent::Offline {
+                            camera: self.camera.clone(),
+                            reason,
+                            retry_in: None,
+                        });
+                        return Err(error);
+                    }
+                    if had_frames {
+                        self.backoff.reset();
+                    }
+                    let delay = self.backoff.next_delay();
+                    warn!(%reason, retry_in_ms = delay.as_millis() as u64, "camera offline");
+                    self.emit(CameraEvent::Offline {
+                        camera: self.camera.clone(),
+                        reason,
+                        retry_in: Some(delay),
+                    });
+                    if self.stop.wait(delay) {
+                        break Ok(());
+                    }
+                    self.stats.on_reconnect();
+                }
+            }
+        };
+        self.set_state(CameraState::Stopped);
+        self.emit(CameraEvent::Stopped {
+            camera: self.camera.clone(),
+        });
+        debug!("camera stopped");
+        result
+    }
+
+    /// One connection attempt: open, pull frames until failure, EOS or stop.
+    fn session(&mut self, delivered: &mut u64) -> Outcome {
+        let mut source = match FrameSource::open(
+            &self.camera,
+            &self.spec.source,
+            &self.spec.options,
+            self.stats.clone(),
+        ) {
+            Ok(s) => s,
+            Err(error) => {
+                return Outcome::Failed {
+                    error,
+                    had_frames: false,
+                }
+            }
+        };
+        let mut last_frame = Instant::now();
+        let mut online = false;
+        loop {
+            if self.stop.is_set() {
+                return Outcome::Stopped;
+            }
+            let failed = |error| Outcome::Failed {
+                error,
+                had_frames: online,
+            };
+            match source.pull(POLL) {
+                Ok(Pulled::Frame(frame)) => {
+                    last_frame = Instant::now();
+                    if !online {
+                        online = true;
+                        self.set_state(CameraState::Online);
+                        if let Some(info) = source.info().cloned() {
+                            info!(codec = ?info.codec, info.width, info.height, fps = ?info.fps, "camera online");
+                            self.emit(CameraEvent::Online {
+                                camera: self.camera.clone(),
+                                info,
+                            });
+                        }
+                    }
+                    *delivered += 1;
+                    (self.sink)(frame);
+                }
+                Ok(Pulled::Timeout) => {
+                    let waited = last_frame.elapsed();
+                    if waited >= self.spec.watchdog {
+                        return failed(Error::Stalled {
+                            camera: self.camera.to_string(),
+                            url: self.spec.source.redacted(),
+                            waited,
+                        });
+                    }
+                }
+                Ok(Pulled::Eos) if !self.spec.source.is_live() => return Outcome::Finished,
+                Ok(Pulled::Eos) => {
+                    return failed(Error::Eos {
+                        camera: self.camera.to_string(),
+                        url: self.spec.source.redacted(),
+                    })
+                }
+                Err(error) => return failed(error),
+            }
+        }
+    }
+
+    fn set_state(&self, state: CameraState) {
+        self.stats.set_state(state);
+    }
+
+    fn emit(&mut self, event: CameraEvent) {
+        (self.events)(event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    #[test]
+    fn backoff_doubles_to_cap_and_resets() {
+        let mut b = Backoff::new(Duration::from_millis(500), Duration::from_secs(3));
+        let ms: Vec<u128> = (0..5).map(|_| b.next_delay().as_millis()).collect();
+        assert_eq!(ms, [500, 1000, 2000, 3000, 3000]);
+        b.reset();
+        assert_eq!(b.next_delay(), Duration::from_millis(500));
+    }
+
+    #[test]
+    fn finite_source_finishes_and_joins() {
+        let spec = CameraSpec::new("pattern", "test://32x32@30?frames=7").unwrap();
+        let (tx, rx) = mpsc::channel();
+        let frames = Arc::new(Mutex::new(Vec::new()));
+        let handle = spawn_camera(
+            spec,
+            {
+                let frames = frames.clone();
+                move |f: Frame| frames.lock().unwrap().push(f.seq)
+            },
+            move |e| {
+                let _ = tx.send(e);
+            },
+        );
+        let stats = handle.stats().clone();
+        handle.join().unwrap();
+        assert_eq!(*frames.lock().unwrap(), (0..7).collect::<Vec<u64>>());
+        let events: Vec<CameraEvent> = rx.try_iter().collect();
+        assert!(matches!(
+            events[0],
+            CameraEvent::Connecting { attempt: 1, .. }
+        ));
+        assert!(matches!(events[1], CameraEvent::Online { .. }));
+        assert!(
+            matches!(events[2], CameraEvent::Finished { frames: 7, .. }),
+            "{events:?}"
+        );
+        assert_eq!(stats.state(), CameraState::Finished);
+        assert_eq!(stats.reconnects(), 0);
+    }
+
+    #[test]
+    fn broken_file_is_final_and_reported() {
+        let spec = CameraSpec::new("rec", "/nonexistent/rec.mp4").unwrap();
+        let (tx, rx) = mpsc::channel();
+        let handle = spawn_camera(
+            spec,
+            |_| {},
+            move |e| {
+                let _ = tx.send(e);
+            },
+        );
+        let e = handle.join().unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/rec.mp4"), "{e}");
+        let offline = rx
+            .try_iter()
+            .find(|e| matches!(e, CameraEvent::Offline { .. }))
+            .unwrap();
+        assert!(matches!(
+            offline,
+            CameraEvent::Offline { retry_in: None, .. }
+        ));
+    }
+
+    #[test]
+    fn live_pattern_stops_promptly() {
+        let spec = CameraSpec::new("live", "test://32x32@50").unwrap();
+        let (tx, rx) = mpsc::channel();
+        let handle = spawn_camera(
+            spec,
+            move |f| {
+                let _ = tx.send(f);
+            },
+            |_| {},
+        );
+        let first = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!((first.width, first.height), (32, 32));
+        assert_eq!(handle.stats().state(), CameraState::Online);
+        let t = Instant::now();
+        handle.stop();
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    }
+}

@@ -25,7 +25,11 @@ pub fn parse(text: &str) -> anyhow::Result<NodeFile> {
         let msg = e.message().to_owned();
         match e.span() {
             Some(span) => {
-                let line = text[..span.start.min(text.len())].lines().count().max(1);
+                let line = text.as_bytes()[..span.start.min(text.len())]
+                    .iter()
+                    .filter(|b| **b == b'\n')
+                    .count()
+                    + 1;
                 anyhow::anyhow!("line {line}: {msg}")
             }
             None => anyhow::anyhow!("{msg}"),

@@ -53,6 +53,8 @@ struct CameraSlot {
     id: String,
     mailbox: Arc<Mailbox>,
     handle: Option<CameraHandle>,
+    /// Kept apart from the handle so the counters outlive a stopped camera.
+    stats: Option<Arc<ingest::CameraStats>>,
     reason: Arc<Mutex<String>>,
 }
 
@@ -177,6 +179,7 @@ impl Edge {
             cameras.push(CameraSlot {
                 id: c.id.clone(),
                 mailbox,
+                stats: handle.as_ref().map(|h| h.stats().clone()),
                 handle,
                 reason,
             });
@@ -223,7 +226,7 @@ impl Edge {
             .cameras
             .iter()
             .map(|c| {
-                let snap = c.handle.as_ref().map(|h| h.stats().snapshot());
+                let snap = c.stats.as_ref().map(|s| s.snapshot());
                 let state = match snap.map(|s| s.state) {
                     None => "failed",
                     Some(CameraState::Connecting) => "connecting",

@@ -44,7 +44,10 @@ fn malformed_config_names_file_line_and_field() {
 fn missing_config_file_is_named() {
     let (code, _, err) = xueliang(&["platform", "--config", "/nonexistent/city.toml"]);
     assert_eq!(code, 1);
-    assert!(one_line_error(&err).contains("/nonexistent/city.toml"), "{err}");
+    assert!(
+        one_line_error(&err).contains("/nonexistent/city.toml"),
+        "{err}"
+    );
 }
 
 #[test]

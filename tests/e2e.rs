@@ -79,9 +79,18 @@ async fn camera_to_city_search() {
     let live = node.stats();
     let dead = live.cameras.iter().find(|c| c.id == "dead-cam").unwrap();
     assert_eq!(dead.frames_decoded, 0);
-    assert!(dead.state == "offline" || dead.state == "connecting", "{dead:?}");
-    assert!(dead.reason.contains("dead-cam") && dead.reason.contains("***"), "{dead:?}");
-    assert!(!dead.reason.contains("hunter22"), "password leaked: {dead:?}");
+    assert!(
+        dead.state == "offline" || dead.state == "connecting",
+        "{dead:?}"
+    );
+    assert!(
+        dead.reason.contains("dead-cam") && dead.reason.contains("***"),
+        "{dead:?}"
+    );
+    assert!(
+        !dead.reason.contains("hunter22"),
+        "password leaked: {dead:?}"
+    );
 
     let stats = node.shutdown(Duration::from_secs(10)).await;
     assert!(stats.recorded > 0);
@@ -123,7 +132,10 @@ async fn camera_to_city_search() {
         );
         assert_eq!(s.key.origin, "edge-1");
         assert!(s.first_seen_ms <= s.pass_time_ms && s.pass_time_ms <= s.last_seen_ms);
-        assert!(s.bbox.x2 <= 640.0 && s.bbox.y2 <= 272.0 && s.bbox.area() > 0.0, "{s:?}");
+        assert!(
+            s.bbox.x2 <= 640.0 && s.bbox.y2 <= 272.0 && s.bbox.area() > 0.0,
+            "{s:?}"
+        );
     }
     let mut keys: Vec<_> = all.iter().map(|s| s.key.seq).collect();
     keys.sort();
@@ -136,7 +148,10 @@ async fn camera_to_city_search() {
             .await
             .unwrap()
             .into_inner();
-        assert!(cars.total > 0, "no car sighting from {cam} reached the city");
+        assert!(
+            cars.total > 0,
+            "no car sighting from {cam} reached the city"
+        );
         for s in cars.sightings {
             let s: base::Sighting = s.try_into().unwrap();
             assert_eq!((s.camera.as_str(), s.class), (cam, Car));

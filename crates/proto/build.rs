@@ -3,9 +3,14 @@
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    let files = ["sighting.proto", "health.proto", "uplink.proto", "search.proto"]
-        .map(|f| root.join("xueliang/v1").join(f));
-    tonic_prost_build::configure().compile_protos(&files, &[root.clone()])?;
+    let files = [
+        "sighting.proto",
+        "health.proto",
+        "uplink.proto",
+        "search.proto",
+    ]
+    .map(|f| root.join("xueliang/v1").join(f));
+    tonic_prost_build::configure().compile_protos(&files, std::slice::from_ref(&root))?;
     println!("cargo:rerun-if-changed={}", root.display());
     Ok(())
 }

@@ -33,12 +33,7 @@ pub fn redact_url(url: &str) -> String {
         Some(at) => {
             let userinfo = &authority[..at];
             let user = userinfo.split(':').next().unwrap_or("");
-            format!(
-                "{}{}:***@{}",
-                &url[..scheme_end + 3],
-                user,
-                &rest[at + 1..]
-            )
+            format!("{}{}:***@{}", &url[..scheme_end + 3], user, &rest[at + 1..])
         }
         None => url.to_owned(),
     }

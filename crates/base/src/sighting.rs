@@ -10,7 +10,16 @@ use crate::{BBox, PlateColor, PlateState, VehicleClass, VehicleColor};
 
 /// Globally unique identity of a sighting: the edge node that made it and its number there.
 #[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 pub struct SightingKey {
     pub origin: String,

@@ -5,6 +5,7 @@
 //! - detector: ms per frame of the vehicle detector on real decoded frames (mean, p50, p95);
 //! - chain: the whole edge (RTSP → decode → detect → track → outbox → gRPC → county) with the
 //!   analysis rate unlimited, frames analysed per second for the node.
+//!
 //! Numbers only: nothing here asserts a speed.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -113,14 +114,30 @@ fn print_table(r: &Report) {
         }
     };
     let n = r.streams;
-    row(&format!("decode, {n} files in parallel, total"), r.decode_fps_total, "frames/s");
+    row(
+        &format!("decode, {n} files in parallel, total"),
+        r.decode_fps_total,
+        "frames/s",
+    );
     row("decode, per stream", r.decode_fps_per_stream, "frames/s");
-    row(&format!("live RTSP, {n} cameras, delivered"), r.live_fps_total, "frames/s");
-    row("live RTSP, CPU per camera", r.live_cpu_percent_per_stream, "% of a core");
+    row(
+        &format!("live RTSP, {n} cameras, delivered"),
+        r.live_fps_total,
+        "frames/s",
+    );
+    row(
+        "live RTSP, CPU per camera",
+        r.live_cpu_percent_per_stream,
+        "% of a core",
+    );
     row("detector, mean", r.detector_ms_mean, "ms/frame");
     row("detector, p50", r.detector_ms_p50, "ms/frame");
     row("detector, p95", r.detector_ms_p95, "ms/frame");
-    row(&format!("whole chain, {n} cameras, analysed"), r.chain_analysed_fps, "frames/s");
+    row(
+        &format!("whole chain, {n} cameras, analysed"),
+        r.chain_analysed_fps,
+        "frames/s",
+    );
     row("whole chain, decoded", r.chain_decoded_fps, "frames/s");
     row("whole chain, CPU", r.chain_cpu_percent, "% of a core");
     if let Some(s) = r.chain_sightings {
@@ -189,7 +206,8 @@ fn decode_files(clip: &std::path::Path, n: usize, dur: Duration) -> anyhow::Resu
         })
         .collect();
     for w in workers {
-        w.join().map_err(|_| anyhow::anyhow!("decode thread panicked"))??;
+        w.join()
+            .map_err(|_| anyhow::anyhow!("decode thread panicked"))??;
     }
     Ok(frames.load(Relaxed) as f64 / start.elapsed().as_secs_f64())
 }
@@ -221,7 +239,11 @@ fn live(clip: &std::path::Path, n: usize, dur: Duration) -> anyhow::Result<(f64,
     std::thread::sleep(Duration::from_secs(2));
     let (f0, c0, t0) = (frames.load(Relaxed), cpu_seconds(), Instant::now());
     std::thread::sleep(dur);
-    let (f1, c1, secs) = (frames.load(Relaxed), cpu_seconds(), t0.elapsed().as_secs_f64());
+    let (f1, c1, secs) = (
+        frames.load(Relaxed),
+        cpu_seconds(),
+        t0.elapsed().as_secs_f64(),
+    );
     drop(handles);
     drop(server);
     Ok(((f1 - f0) as f64 / secs, 100.0 * (c1 - c0) / secs))
@@ -242,7 +264,11 @@ fn detector(clip: &std::path::Path, n: usize) -> anyhow::Result<Vec<f64>> {
             Pulled::Timeout => anyhow::bail!("decoder stalled"),
         }
     }
-    anyhow::ensure!(!frames.is_empty(), "no frames decoded from {}", clip.display());
+    anyhow::ensure!(
+        !frames.is_empty(),
+        "no frames decoded from {}",
+        clip.display()
+    );
     det.detect(&frames[0])?; // warm-up
     let mut ms = Vec::new();
     for f in &frames {

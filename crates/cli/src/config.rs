@@ -65,7 +65,10 @@ mod tests {
     fn unknown_field_names_field_and_line() {
         let err = parse("[platform]\nnode = \"c\"\nlisten_addr = \"x\"\n").unwrap_err();
         let msg = format!("{err:#}");
-        assert!(msg.contains("listen_addr") && msg.contains("line 3"), "{msg}");
+        assert!(
+            msg.contains("listen_addr") && msg.contains("line 3"),
+            "{msg}"
+        );
         assert!(!msg.contains('\n'), "{msg}");
         let err = parse("[edge]\nnode = 3\n").unwrap_err();
         assert!(format!("{err:#}").contains("line 2"), "{err:#}");

@@ -67,8 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let home = vision::runtime::home_dir();
     let dir = args.data_dir.clone().unwrap_or_else(|| home.join("demo"));
     if dir.exists() {
-        std::fs::remove_dir_all(&dir)
-            .with_context(|| format!("cannot empty {}", dir.display()))?;
+        std::fs::remove_dir_all(&dir).with_context(|| format!("cannot empty {}", dir.display()))?;
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let clip = args.clip.clone().unwrap_or_else(ingest::default_clip_path);
@@ -76,8 +75,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let specs: Vec<_> = (0..args.cameras)
         .map(|i| ingest::ClipSpec::new(camera_name(i), clip.clone()))
         .collect();
-    let cameras = ingest::CameraServer::start(&specs, args.rtsp_port)
-        .with_context(|| format!("starting the simulated cameras (--rtsp-port {})", args.rtsp_port))?;
+    let cameras = ingest::CameraServer::start(&specs, args.rtsp_port).with_context(|| {
+        format!(
+            "starting the simulated cameras (--rtsp-port {})",
+            args.rtsp_port
+        )
+    })?;
 
     crate::runtime()?.block_on(async {
         let mut city_cfg = platform::PlatformConfig::new("city");
@@ -170,7 +173,11 @@ fn banner(
     println!(
         "  cameras  {} simulated RTSP cameras, each looping real street footage ({}):",
         specs.len(),
-        specs[0].path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default()
+        specs[0]
+            .path
+            .file_name()
+            .map(|f| f.to_string_lossy())
+            .unwrap_or_default()
     );
     for s in specs {
         println!("             {:<14} {}", s.name, cameras.url(&s.name));
@@ -180,9 +187,18 @@ fn banner(
         args.analysis_fps
     );
     println!("           tracks each one, and sends one sighting per vehicle to the county");
-    println!("  county-1 {}  stores sightings in SQLite and forwards them to the city", county.url());
-    println!("  city     {}  stores sightings in SQLite; try, in another terminal:", city.url());
-    println!("             xueliang search --server {} --from -10m", city.url());
+    println!(
+        "  county-1 {}  stores sightings in SQLite and forwards them to the city",
+        county.url()
+    );
+    println!(
+        "  city     {}  stores sightings in SQLite; try, in another terminal:",
+        city.url()
+    );
+    println!(
+        "             xueliang search --server {} --from -10m",
+        city.url()
+    );
     println!("  data     {}", dir.display());
     println!();
     println!("Each line below is one vehicle that passed a camera, as it reaches the city.");
@@ -232,7 +248,13 @@ fn summary(
     for c in &edge.cameras {
         println!(
             "  {:<14} {:<10} {:>9} {:>9} {:>9} {:>10} {:>10}",
-            c.id, c.state, c.frames_decoded, c.frames_analysed, c.frames_skipped, c.sightings, c.reconnects
+            c.id,
+            c.state,
+            c.frames_decoded,
+            c.frames_analysed,
+            c.frames_skipped,
+            c.sightings,
+            c.reconnects
         );
         if !c.reason.is_empty() {
             println!("  {:<14} last problem: {}", "", c.reason);

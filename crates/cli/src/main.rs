@@ -43,7 +43,10 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Command::Demo(_) | Command::Bench(_) | Command::Search(_)));
+    init_logging(matches!(
+        cli.command,
+        Command::Demo(_) | Command::Bench(_) | Command::Search(_)
+    ));
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Edge(a) => edge::run(a),

@@ -65,11 +65,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{:<19}  {:<14}  {:<10}  {:>5}  {:>6}  {:<12}  {}",
-        "pass time", "camera", "class", "conf", "frames", "plate", "sighting"
+        "{:<19}  {:<14}  {:<10}  {:>5}  {:>6}  {:<12}  sighting",
+        "pass time", "camera", "class", "conf", "frames", "plate"
     );
     for s in &sightings {
-        let plate = s.plate.text.clone().unwrap_or_else(|| s.plate.state.to_string());
+        let plate = s
+            .plate
+            .text
+            .clone()
+            .unwrap_or_else(|| s.plate.state.to_string());
         println!(
             "{:<19}  {:<14}  {:<10}  {:>5.2}  {:>6}  {:<12}  {}",
             timefmt::datetime(s.pass_time_ms),

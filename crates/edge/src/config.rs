@@ -162,7 +162,10 @@ impl CameraConfig {
             )
         })?;
         let Some(i) = self.url.find("://") else {
-            return Err(format!("camera {}: password_env needs a URL with a scheme", self.id));
+            return Err(format!(
+                "camera {}: password_env needs a URL with a scheme",
+                self.id
+            ));
         };
         let (scheme, rest) = self.url.split_at(i + 3);
         let authority_end = rest.find('/').unwrap_or(rest.len());
@@ -208,7 +211,11 @@ mod tests {
             password_env: None,
             device_id: None,
         });
-        assert!(cfg.validate().unwrap_err().to_string().contains("`upstream`"));
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("`upstream`"));
         cfg.upstream = "http://127.0.0.1:7100".into();
         cfg.validate().unwrap();
         cfg.cameras.push(cfg.cameras[0].clone());

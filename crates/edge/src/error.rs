@@ -9,19 +9,19 @@ pub enum Error {
     Vision {
         node: String,
         #[source]
-        source: vision::Error,
+        source: Box<vision::Error>,
     },
     #[error("edge {node}: {source}")]
     Store {
         node: String,
         #[source]
-        source: store::Error,
+        source: Box<store::Error>,
     },
     #[error("edge {node}: {source}")]
     Ingest {
         node: String,
         #[source]
-        source: ingest::Error,
+        source: Box<ingest::Error>,
     },
     #[error("edge {node}: cannot start thread: {source}")]
     Thread {

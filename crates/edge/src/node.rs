@@ -80,7 +80,7 @@ impl Edge {
         let node = cfg.node.clone();
         let vision_err = |source| Error::Vision {
             node: node.clone(),
-            source,
+            source: Box::new(source),
         };
         let runtime = cfg
             .detector
@@ -104,13 +104,13 @@ impl Edge {
         .map_err(vision_err)?;
         ingest::init().map_err(|source| Error::Ingest {
             node: node.clone(),
-            source,
+            source: Box::new(source),
         })?;
         let store = Arc::new(
             Store::open(&cfg.database_path())
                 .map_err(|source| Error::Store {
                     node: node.clone(),
-                    source,
+                    source: Box::new(source),
                 })?
                 .with_outbox_capacity(cfg.outbox_capacity),
         );
@@ -267,7 +267,10 @@ impl Edge {
             }
         }
         self.stop.store(true, Relaxed);
-        for t in [self.analysis.take(), self.recorder.take()].into_iter().flatten() {
+        for t in [self.analysis.take(), self.recorder.take()]
+            .into_iter()
+            .flatten()
+        {
             tokio::task::block_in_place(|| {
                 let _ = t.join();
             });
@@ -301,7 +304,11 @@ fn spawn(
         })
 }
 
-fn start_camera(spec: CameraSpec, mailbox: Arc<Mailbox>, reason: Arc<Mutex<String>>) -> CameraHandle {
+fn start_camera(
+    spec: CameraSpec,
+    mailbox: Arc<Mailbox>,
+    reason: Arc<Mutex<String>>,
+) -> CameraHandle {
     let sink = move |frame| mailbox.put(frame);
     let events = move |ev: CameraEvent| {
         let mut r = reason.lock().unwrap_or_else(|p| p.into_inner());
@@ -310,7 +317,11 @@ fn start_camera(spec: CameraSpec, mailbox: Arc<Mailbox>, reason: Arc<Mutex<Strin
                 tracing::info!(%camera, width = info.width, height = info.height, codec = ?info.codec, "camera online");
                 r.clear();
             }
-            CameraEvent::Offline { camera, reason, retry_in } => {
+            CameraEvent::Offline {
+                camera,
+                reason,
+                retry_in,
+            } => {
                 // Log once per outage, not per retry.
                 if *r != *reason {
                     tracing::warn!(%camera, %reason, ?retry_in, "camera offline");

@@ -14,7 +14,7 @@ pub enum Error {
     Store {
         node: String,
         #[source]
-        source: store::Error,
+        source: Box<store::Error>,
     },
     #[error("platform {node}: invalid config: {message}")]
     Config { node: String, message: String },

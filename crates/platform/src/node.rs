@@ -40,7 +40,7 @@ impl Platform {
             Store::open(&path)
                 .map_err(|source| Error::Store {
                     node: cfg.node.clone(),
-                    source,
+                    source: Box::new(source),
                 })?
                 .with_outbox_capacity(cfg.outbox_capacity),
         );
@@ -126,7 +126,7 @@ impl Platform {
     pub fn stats(&self) -> Result<PlatformStats, Error> {
         let stats = self.store.stats().map_err(|source| Error::Store {
             node: self.cfg.node.clone(),
-            source,
+            source: Box::new(source),
         })?;
         Ok(PlatformStats {
             stats,

@@ -66,7 +66,10 @@ impl TryFrom<v1::Sighting> for base::Sighting {
             return Err(bad("sighting", "empty key.origin"));
         }
         if s.camera.is_empty() {
-            return Err(bad("sighting", format!("{}#{}: empty camera", key.origin, key.seq)));
+            return Err(bad(
+                "sighting",
+                format!("{}#{}: empty camera", key.origin, key.seq),
+            ));
         }
         let b = s.bbox.unwrap_or_default();
         if ![b.x1, b.y1, b.x2, b.y2].iter().all(|v| v.is_finite()) {

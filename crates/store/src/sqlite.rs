@@ -298,7 +298,7 @@ impl Store {
             let (seq, body) = row.map_err(self.sql("read outbox"))?;
             out.push(OutboxItem {
                 seq,
-                sighting: self.from_json(&body, "read outbox")?,
+                sighting: self.decode(&body, "read outbox")?,
             });
         }
         Ok(out)
@@ -324,7 +324,11 @@ impl Store {
             .query_row("SELECT min(seq) FROM outbox", [], |r| r.get(0))
             .map_err(self.sql("rebase outbox"))?;
         let last: Option<i64> = tx
-            .query_row("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'", [], |r| r.get(0))
+            .query_row(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'",
+                [],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(self.sql("rebase outbox"))?;
         if last.unwrap_or(0) as u64 >= high_water && low.is_none_or(|l| l as u64 > high_water) {
@@ -334,7 +338,8 @@ impl Store {
             .prepare("SELECT seq, body FROM outbox ORDER BY seq")
             .and_then(|mut st| st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
             .map_err(self.sql("rebase outbox"))?;
-        tx.execute("DELETE FROM outbox", []).map_err(self.sql("rebase outbox"))?;
+        tx.execute("DELETE FROM outbox", [])
+            .map_err(self.sql("rebase outbox"))?;
         // sqlite_sequence has no key on `name`: update the row, or add it if none exists yet.
         let updated = tx
             .execute(
@@ -350,7 +355,7 @@ impl Store {
             .map_err(self.sql("rebase outbox"))?;
         }
         for (_, body) in &rows {
-            let mut s = self.from_json(body, "rebase outbox")?;
+            let mut s = self.decode(body, "rebase outbox")?;
             tx.execute("INSERT INTO outbox (body) VALUES ('')", [])
                 .map_err(self.sql("rebase outbox"))?;
             let seq = tx.last_insert_rowid() as u64;
@@ -409,11 +414,19 @@ impl Store {
         let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(q.from_ms), Box::new(q.to_ms)];
         if !q.cameras.is_empty() {
             filter.push_str(&format!(" AND camera IN ({})", marks(q.cameras.len())));
-            args.extend(q.cameras.iter().map(|c| Box::new(c.clone()) as Box<dyn ToSql>));
+            args.extend(
+                q.cameras
+                    .iter()
+                    .map(|c| Box::new(c.clone()) as Box<dyn ToSql>),
+            );
         }
         if !q.classes.is_empty() {
             filter.push_str(&format!(" AND class IN ({})", marks(q.classes.len())));
-            args.extend(q.classes.iter().map(|c| Box::new(c.code()) as Box<dyn ToSql>));
+            args.extend(
+                q.classes
+                    .iter()
+                    .map(|c| Box::new(c.code()) as Box<dyn ToSql>),
+            );
         }
         let conn = self.conn();
         let total: i64 = conn
@@ -442,7 +455,7 @@ impl Store {
             .map_err(self.sql("search"))?;
         let mut sightings = Vec::new();
         for row in rows {
-            sightings.push(self.from_json(&row.map_err(self.sql("search"))?, "search")?);
+            sightings.push(self.decode(&row.map_err(self.sql("search"))?, "search")?);
         }
         let next = if sightings.len() > limit {
             sightings.truncate(limit);
@@ -487,7 +500,7 @@ impl Store {
         })
     }
 
-    fn from_json(&self, body: &str, op: &'static str) -> Result<Sighting, Error> {
+    fn decode(&self, body: &str, op: &'static str) -> Result<Sighting, Error> {
         serde_json::from_str(body).map_err(|source| Error::Corrupt {
             path: self.path.clone(),
             op,
@@ -652,7 +665,11 @@ mod tests {
             } else {
                 VehicleClass::Car
             };
-            all.push(sighting(if i % 2 == 0 { "a" } else { "b" }, 1000 + i, class));
+            all.push(sighting(
+                if i % 2 == 0 { "a" } else { "b" },
+                1000 + i,
+                class,
+            ));
         }
         store.record("e", all).unwrap();
         let q = Query {
@@ -673,7 +690,13 @@ mod tests {
                 None => break,
             }
         }
-        assert_eq!(seen, (1000..1020).rev().filter(|t| t % 2 == 0).collect::<Vec<_>>());
+        assert_eq!(
+            seen,
+            (1000..1020)
+                .rev()
+                .filter(|t| t % 2 == 0)
+                .collect::<Vec<_>>()
+        );
         let trucks = store
             .search(&Query {
                 from_ms: 0,

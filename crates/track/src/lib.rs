@@ -78,11 +78,14 @@ impl Track {
 
     fn class(&self) -> (VehicleClass, f32) {
         let total: f32 = self.class_votes.iter().map(|(_, w)| w).sum();
-        let (class, w) = self
-            .class_votes
-            .iter()
-            .copied()
-            .fold((VehicleClass::Unknown, 0.0), |a, b| if b.1 > a.1 { b } else { a });
+        let (class, w) =
+            self.class_votes
+                .iter()
+                .copied()
+                .fold(
+                    (VehicleClass::Unknown, 0.0),
+                    |a, b| if b.1 > a.1 { b } else { a },
+                );
         (class, if total > 0.0 { w / total } else { 0.0 })
     }
 }
@@ -236,7 +239,11 @@ mod tests {
     fn one_vehicle_moving_is_one_sighting() {
         let mut t = Tracker::new("cam", TrackerConfig::default());
         for i in 0..20 {
-            t.push(i * 100, (640, 480), &[det(i as f32 * 5.0, 100.0, VehicleClass::Car)]);
+            t.push(
+                i * 100,
+                (640, 480),
+                &[det(i as f32 * 5.0, 100.0, VehicleClass::Car)],
+            );
         }
         assert!(drain(&mut t).is_empty(), "still visible");
         t.expire(1900 + 1501);

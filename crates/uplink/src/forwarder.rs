@@ -92,7 +92,11 @@ impl Forwarder {
                     tracing::warn!(upstream = %self.cfg.upstream, error = %e, "uplink down; will retry");
                 }
                 failing = true;
-                *self.stats.last_error.lock().unwrap_or_else(|p| p.into_inner()) = e.to_string();
+                *self
+                    .stats
+                    .last_error
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = e.to_string();
             }
             self.stats.reconnects.fetch_add(1, Ordering::Relaxed);
             tokio::select! {

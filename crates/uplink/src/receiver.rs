@@ -90,7 +90,13 @@ impl Receiver {
         let (store, source_owned, forward) = (self.store.clone(), source.to_owned(), self.forward);
         let ack_through = last;
         let outcome = tokio::task::spawn_blocking(move || {
-            let out = store.append(&source_owned, &items, ack_through, batch.shed_total, forward)?;
+            let out = store.append(
+                &source_owned,
+                &items,
+                ack_through,
+                batch.shed_total,
+                forward,
+            )?;
             Ok::<_, store::Error>((out, items))
         })
         .await
@@ -165,7 +171,11 @@ fn async_stream(
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::spawn(async move {
         let mut inbound = inbound;
-        if tx.send(Ok(v1::PushAck { acked_through: hw })).await.is_err() {
+        if tx
+            .send(Ok(v1::PushAck { acked_through: hw }))
+            .await
+            .is_err()
+        {
             return;
         }
         while let Some(msg) = inbound.next().await {

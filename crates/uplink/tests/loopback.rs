@@ -66,13 +66,15 @@ async fn outbox_drains_exactly_once_across_a_restart() {
     let (shutdown_tx, shutdown) = watch::channel(false);
     let task = tokio::spawn(fwd.run(shutdown));
 
-    edge.record("edge-1", (0..20).map(sighting).collect()).unwrap();
+    edge.record("edge-1", (0..20).map(sighting).collect())
+        .unwrap();
     wake.notify_one();
     wait_for("first 20", || county.stats().unwrap().sightings == 20).await;
 
     // The county goes away; the edge keeps recording.
     stop.send(()).unwrap();
-    edge.record("edge-1", (20..50).map(sighting).collect()).unwrap();
+    edge.record("edge-1", (20..50).map(sighting).collect())
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(county.stats().unwrap().sightings, 20);
 
@@ -143,7 +145,11 @@ async fn malformed_streams_are_refused() {
     assert_eq!(acks.message().await.unwrap().unwrap().acked_through, 0);
     let status = acks.message().await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
-    assert!(status.message().contains("missing key"), "{}", status.message());
+    assert!(
+        status.message().contains("missing key"),
+        "{}",
+        status.message()
+    );
     assert_eq!(county.stats().unwrap().sightings, 0);
 
     // An oversized message (over 4 MiB) is refused by the transport, not buffered.

@@ -20,6 +20,28 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Where the setup command puts downloads: `$XUELIANG_HOME`, else `$HOME/.cache/xueliang`
+/// (`/var/cache/xueliang` for a service without `$HOME`).
+pub fn home_dir() -> std::path::PathBuf {
+    home_from(
+        std::env::var_os("XUELIANG_HOME").map(Into::into),
+        std::env::var_os("HOME").map(Into::into),
+    )
+}
+
+fn home_from(
+    xueliang_home: Option<std::path::PathBuf>,
+    home: Option<std::path::PathBuf>,
+) -> std::path::PathBuf {
+    match xueliang_home.filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) => dir,
+        None => match home.filter(|p| !p.as_os_str().is_empty()) {
+            Some(home) => home.join(".cache/xueliang"),
+            None => "/var/cache/xueliang".into(),
+        },
+    }
+}
+
 /// Replaces the password of `scheme://user:password@host/...` with `***`, so a URL can be
 /// logged or put into an error message without leaking the camera's credentials.
 pub fn redact_url(url: &str) -> String {
@@ -42,6 +64,22 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn home_falls_back_to_the_user_cache() {
+        assert_eq!(
+            home_from(Some("/srv/x".into()), Some("/home/u".into())),
+            std::path::PathBuf::from("/srv/x")
+        );
+        assert_eq!(
+            home_from(Some("".into()), Some("/home/u".into())),
+            std::path::PathBuf::from("/home/u/.cache/xueliang")
+        );
+        assert_eq!(
+            home_from(None, None),
+            std::path::PathBuf::from("/var/cache/xueliang")
+        );
+    }
 
     #[test]
     fn redacts_password_only() {

@@ -111,15 +111,8 @@ impl EdgeConfig {
             node: self.node.clone(),
             message,
         };
-        if self.node.trim().is_empty() {
-            return Err(bad("`node` must not be empty".into()));
-        }
-        if !(self.upstream.starts_with("http://") || self.upstream.starts_with("https://")) {
-            return Err(bad(format!(
-                "`upstream` must be an http:// or https:// URL, got {:?}",
-                self.upstream
-            )));
-        }
+        uplink::check_node_id(&self.node).map_err(bad)?;
+        uplink::check_upstream(&self.upstream).map_err(bad)?;
         if !(self.analysis_fps >= 0.0 && self.analysis_fps.is_finite()) {
             return Err(bad(format!(
                 "`analysis_fps` must be 0 or positive, got {}",

@@ -39,15 +39,7 @@ pub fn init() -> Result<()> {
 /// `$XUELIANG_HOME/media/bikes.mp4`, with `XUELIANG_HOME` defaulting to
 /// `$HOME/.cache/xueliang`: the real street clip `deploy/setup.sh` fetches.
 pub fn default_clip_path() -> PathBuf {
-    let home = std::env::var_os("XUELIANG_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_default()
-                .join(".cache/xueliang")
-        });
-    home.join("media/bikes.mp4")
+    base::home_dir().join("media/bikes.mp4")
 }
 
 /// Makes an element, turning a missing plugin into a clear error.

@@ -56,15 +56,9 @@ impl PlatformConfig {
             node: self.node.clone(),
             message,
         };
-        if self.node.trim().is_empty() {
-            return Err(bad("`node` must not be empty".into()));
-        }
+        uplink::check_node_id(&self.node).map_err(bad)?;
         if let Some(up) = &self.upstream {
-            if !(up.starts_with("http://") || up.starts_with("https://")) {
-                return Err(bad(format!(
-                    "`upstream` must be an http:// or https:// URL, got {up:?}"
-                )));
-            }
+            uplink::check_upstream(up).map_err(bad)?;
         }
         Ok(())
     }

@@ -13,3 +13,44 @@ mod receiver;
 pub use error::Error;
 pub use forwarder::{Forwarder, ForwarderConfig, ForwarderStats};
 pub use receiver::{Receiver, MAX_BATCH_ITEMS};
+
+/// Checks a node id as the federation uses it (the source name upstream, the origin of every
+/// sighting key): non-empty, at most 64 characters, no whitespace or control characters.
+pub fn check_node_id(node: &str) -> Result<(), String> {
+    if node.is_empty() || node.chars().count() > 64 {
+        return Err(format!("`node` must have 1 to 64 characters, got {node:?}"));
+    }
+    if node.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("`node` must not contain spaces, got {node:?}"));
+    }
+    Ok(())
+}
+
+/// Checks an upstream address: an `http://` or `https://` URL that gRPC can connect to.
+pub fn check_upstream(url: &str) -> Result<(), String> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(format!(
+            "`upstream` must be an http:// or https:// URL, got {url:?}"
+        ));
+    }
+    tonic::transport::Endpoint::from_shared(url.to_owned())
+        .map(|_| ())
+        .map_err(|e| format!("`upstream` {url:?} is not a valid address: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_ids_and_upstreams() {
+        assert!(check_node_id("county-1").is_ok());
+        assert!(check_node_id("").is_err());
+        assert!(check_node_id("a b").is_err());
+        assert!(check_upstream("http://127.0.0.1:7100").is_ok());
+        assert!(check_upstream("127.0.0.1:7100")
+            .unwrap_err()
+            .contains("http://"));
+        assert!(check_upstream("http://bad host:1").is_err());
+    }
+}

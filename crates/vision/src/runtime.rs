@@ -102,24 +102,8 @@ fn canonical(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
 }
 
-/// Where the setup command puts downloads: `$XUELIANG_HOME`, else `$HOME/.cache/xueliang`
-/// (`/var/cache/xueliang` for a service without `$HOME`).
-pub fn home_dir() -> PathBuf {
-    home_from(
-        std::env::var_os("XUELIANG_HOME").map(PathBuf::from),
-        std::env::var_os("HOME").map(PathBuf::from),
-    )
-}
-
-fn home_from(xueliang_home: Option<PathBuf>, home: Option<PathBuf>) -> PathBuf {
-    match xueliang_home.filter(|p| !p.as_os_str().is_empty()) {
-        Some(dir) => dir,
-        None => match home.filter(|p| !p.as_os_str().is_empty()) {
-            Some(home) => home.join(".cache/xueliang"),
-            None => PathBuf::from("/var/cache/xueliang"),
-        },
-    }
-}
+/// Where the setup command puts downloads; see [`base::home_dir`].
+pub use base::home_dir;
 
 /// The ONNX Runtime library to load: `$XUELIANG_ORT_LIB` if set, else
 /// `<home_dir>/onnxruntime/libonnxruntime.so.1.32.0`.
@@ -133,23 +117,6 @@ pub fn default_lib_path() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn home_prefers_xueliang_home() {
-        assert_eq!(
-            home_from(Some("/srv/x".into()), Some("/home/u".into())),
-            PathBuf::from("/srv/x")
-        );
-        assert_eq!(
-            home_from(Some("".into()), Some("/home/u".into())),
-            PathBuf::from("/home/u/.cache/xueliang")
-        );
-        assert_eq!(
-            home_from(None, Some("/home/u".into())),
-            PathBuf::from("/home/u/.cache/xueliang")
-        );
-        assert_eq!(home_from(None, None), PathBuf::from("/var/cache/xueliang"));
-    }
 
     #[test]
     fn default_lib_path_names_the_pinned_release() {

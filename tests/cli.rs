@@ -88,3 +88,65 @@ fn help_lists_the_subcommands() {
         assert!(out.contains(sub), "{out}");
     }
 }
+
+/// `xueliang search` against a real platform over gRPC: filters by class and camera, prints a
+/// table or one JSON object per line.
+#[test]
+fn search_prints_table_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let city = rt.block_on(async {
+        let mut cfg = platform::PlatformConfig::new("city");
+        cfg.listen = "127.0.0.1:0".parse().unwrap();
+        cfg.database = Some(dir.path().join("city.sqlite"));
+        platform::Platform::start(cfg).await.unwrap()
+    });
+    let now = base::now_ms();
+    let sighting = |camera: &str, class, dt: i64| base::Sighting {
+        camera: camera.into(),
+        device_id: camera.into(),
+        pass_time_ms: now - dt,
+        first_seen_ms: now - dt - 500,
+        last_seen_ms: now - dt + 500,
+        class,
+        class_confidence: 0.8,
+        frames: 7,
+        ..Default::default()
+    };
+    use base::VehicleClass::{Bus, Car};
+    city.store()
+        .record(
+            "edge-9",
+            vec![
+                sighting("gate-east", Car, 60_000),
+                sighting("gate-east", Bus, 50_000),
+                sighting("bridge", Car, 40_000),
+                sighting("gate-east", Car, 7_200_000), // two hours ago: outside -1h
+            ],
+        )
+        .unwrap();
+    let url = city.url();
+    let (code, out, err) = xueliang(&["search", "--server", &url, "--class", "car", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let rows: Vec<base::Sighting> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    assert!(rows.iter().all(|s| s.class == Car));
+    assert_eq!(rows[0].camera, "bridge", "newest first");
+
+    let (code, out, err) = xueliang(&["search", "--server", &url, "--camera", "gate-east"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("pass time") && out.contains("gate-east"),
+        "{out}"
+    );
+    assert!(out.contains("bus") && !out.contains("bridge"), "{out}");
+    assert!(out.contains("2 of 2 matching"), "{out}");
+
+    let (code, _, err) = xueliang(&["search", "--server", "http://127.0.0.1:1"]);
+    assert_eq!(code, 1);
+    assert!(one_line_error(&err).contains("127.0.0.1:1"), "{err}");
+    rt.block_on(city.shutdown());
+}

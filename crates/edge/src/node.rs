@@ -310,28 +310,15 @@ fn start_camera(
     reason: Arc<Mutex<String>>,
 ) -> CameraHandle {
     let sink = move |frame| mailbox.put(frame);
+    // The supervisor logs state changes; here they only feed the node's report.
     let events = move |ev: CameraEvent| {
         let mut r = reason.lock().unwrap_or_else(|p| p.into_inner());
-        match &ev {
-            CameraEvent::Online { camera, info } => {
-                tracing::info!(%camera, width = info.width, height = info.height, codec = ?info.codec, "camera online");
-                r.clear();
-            }
-            CameraEvent::Offline {
-                camera,
-                reason,
-                retry_in,
-            } => {
-                // Log once per outage, not per retry.
-                if *r != *reason {
-                    tracing::warn!(%camera, %reason, ?retry_in, "camera offline");
-                }
-                *r = reason.clone();
-            }
-            CameraEvent::Finished { camera, frames } => {
-                tracing::info!(%camera, frames, "source finished");
-            }
-            CameraEvent::Connecting { .. } | CameraEvent::Stopped { .. } => {}
+        match ev {
+            CameraEvent::Online { .. } => r.clear(),
+            CameraEvent::Offline { reason, .. } => *r = reason,
+            CameraEvent::Connecting { .. }
+            | CameraEvent::Finished { .. }
+            | CameraEvent::Stopped { .. } => {}
         }
     };
     ingest::spawn_camera(spec, sink, events)

@@ -281,6 +281,7 @@ impl<S: FnMut(Frame), E: FnMut(CameraEvent)> CameraSupervisor<S, E> {
         let _enter = span.enter();
         let mut attempt = 0;
         let mut delivered = 0;
+        let mut last_reason: Option<String> = None;
         let result = loop {
             if self.stop.is_set() {
                 break Ok(());
@@ -316,9 +317,16 @@ impl<S: FnMut(Frame), E: FnMut(CameraEvent)> CameraSupervisor<S, E> {
                     }
                     if had_frames {
                         self.backoff.reset();
+                        last_reason = None;
                     }
                     let delay = self.backoff.next_delay();
-                    warn!(%reason, retry_in_ms = delay.as_millis() as u64, "camera offline");
+                    // Logged once per outage (and when the reason changes), not per retry.
+                    if last_reason.as_deref() != Some(reason.as_str()) {
+                        warn!(%reason, retry_in_ms = delay.as_millis() as u64, "camera offline");
+                    } else {
+                        debug!(%reason, retry_in_ms = delay.as_millis() as u64, "camera still offline");
+                    }
+                    last_reason = Some(reason.clone());
                     self.emit(CameraEvent::Offline {
                         camera: self.camera.clone(),
                         reason,

@@ -29,7 +29,9 @@ fn bench(c: &mut Criterion) {
     let mut next = 0u64;
     c.bench_function("append batch of 256 (new source seqs)", |b| {
         b.iter(|| {
-            let batch: Vec<_> = (next..next + 256).map(|i| (i + 1, sighting(i))).collect();
+            let batch: Vec<_> = (next..next + 256)
+                .map(|i| (i + 1, store::Item::Sighting(sighting(i))))
+                .collect();
             let last = next + 256;
             next = last;
             store.append("edge-1", &batch, last, 0, true).unwrap()
@@ -38,7 +40,10 @@ fn bench(c: &mut Criterion) {
 
     let big = store::Store::open(&dir.path().join("search.sqlite")).unwrap();
     for chunk in (0..100_000u64).collect::<Vec<_>>().chunks(1000) {
-        let batch: Vec<_> = chunk.iter().map(|i| (i + 1, sighting(*i))).collect();
+        let batch: Vec<_> = chunk
+            .iter()
+            .map(|i| (i + 1, store::Item::Sighting(sighting(*i))))
+            .collect();
         let last = batch.last().unwrap().0;
         big.append("edge-1", &batch, last, 0, false).unwrap();
     }

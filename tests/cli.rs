@@ -98,6 +98,7 @@ fn search_prints_table_and_json() {
     let city = rt.block_on(async {
         let mut cfg = platform::PlatformConfig::new("city");
         cfg.listen = "127.0.0.1:0".parse().unwrap();
+        cfg.http_listen = "127.0.0.1:0".parse().unwrap();
         cfg.database = Some(dir.path().join("city.sqlite"));
         platform::Platform::start(cfg).await.unwrap()
     });

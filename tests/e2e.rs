@@ -11,6 +11,23 @@ use std::time::Duration;
 
 use proto::v1;
 
+/// A plain HTTP/1.0 GET on loopback; returns the whole response (status line, headers, body).
+async fn http_get(base: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    assert!(
+        out.starts_with("HTTP/1.0 200") || out.starts_with("HTTP/1.1 200"),
+        "{out}"
+    );
+    out
+}
+
 async fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     while !f() {
@@ -29,7 +46,8 @@ async fn camera_to_city_search() {
         clip.display()
     );
     let cams = ["north-gate", "south-gate"];
-    let specs: Vec<_> = cams
+    // A third camera is served but only added to the edge while it runs.
+    let specs: Vec<_> = ["north-gate", "south-gate", "west-gate"]
         .iter()
         .map(|c| ingest::ClipSpec::new(*c, clip.clone()))
         .collect();
@@ -38,10 +56,12 @@ async fn camera_to_city_search() {
 
     let mut city_cfg = platform::PlatformConfig::new("city");
     city_cfg.listen = "127.0.0.1:0".parse().unwrap();
+    city_cfg.http_listen = "127.0.0.1:0".parse().unwrap();
     city_cfg.database = Some(dir.path().join("city.sqlite"));
     let city = platform::Platform::start(city_cfg).await.unwrap();
     let mut county_cfg = platform::PlatformConfig::new("county-1");
     county_cfg.listen = "127.0.0.1:0".parse().unwrap();
+    county_cfg.http_listen = "127.0.0.1:0".parse().unwrap();
     county_cfg.database = Some(dir.path().join("county.sqlite"));
     county_cfg.upstream = Some(city.url());
     let county = platform::Platform::start(county_cfg).await.unwrap();
@@ -49,6 +69,8 @@ async fn camera_to_city_search() {
     let mut cfg = edge::EdgeConfig::new("edge-1", county.url());
     cfg.database = Some(dir.path().join("edge.sqlite"));
     cfg.analysis_fps = 4.0;
+    cfg.http_listen = "127.0.0.1:0".parse().unwrap();
+    cfg.health_interval_s = 1;
     for c in cams {
         cfg.cameras.push(edge::CameraConfig {
             id: c.into(),
@@ -65,7 +87,8 @@ async fn camera_to_city_search() {
         device_id: None,
     });
     let started = base::now_ms();
-    let node = edge::Edge::start(cfg).unwrap();
+    let cfg_cameras = cfg.cameras.clone();
+    let node = edge::Edge::start(cfg).await.unwrap();
 
     // A little over one loop of the 10 s clip, so every camera shows its cars.
     wait_until("frames analysed on both cameras", 60, || {
@@ -90,6 +113,138 @@ async fn camera_to_city_search() {
     assert!(
         !dead.reason.contains("hunter22"),
         "password leaked: {dead:?}"
+    );
+
+    // Camera health travels edge → county → city: the operators' view at the city.
+    let mut health = v1::health_client::HealthClient::connect(city.url())
+        .await
+        .unwrap();
+    let mut overview = v1::CamerasResponse::default();
+    for _ in 0..100 {
+        overview = health
+            .cameras(v1::CamerasRequest::default())
+            .await
+            .unwrap()
+            .into_inner();
+        if overview.cameras == 3 && overview.online == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!((overview.cameras, overview.online), (3, 2), "{overview:?}");
+    assert_eq!(overview.counties.len(), 1);
+    assert_eq!(overview.counties[0].county, "county-1");
+    let first = &overview.statuses[0];
+    let h = first.health.as_ref().unwrap();
+    assert_eq!(h.camera, "dead-cam", "faulty first: {overview:?}");
+    assert!(
+        h.reason.contains("***") && !h.reason.contains("hunter22"),
+        "{h:?}"
+    );
+    let online = overview
+        .statuses
+        .iter()
+        .find(|s| s.health.as_ref().unwrap().camera == "north-gate")
+        .unwrap()
+        .health
+        .clone()
+        .unwrap();
+    assert_eq!((online.width, online.height), (640, 272), "{online:?}");
+    assert_eq!(online.codec, "H.264");
+    assert!(online.fps > 0.0 && online.bitrate_kbps > 0.0, "{online:?}");
+
+    // Prometheus and JSON over HTTP at the county.
+    let metrics = http_get(&county.http_url(), "/metrics").await;
+    assert!(
+        metrics.contains("xueliang_cameras_online{node=\"county-1\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "xueliang_camera_up{county=\"county-1\",edge=\"edge-1\",camera=\"dead-cam\"} 0"
+        ),
+        "{metrics}"
+    );
+    let json = http_get(&county.http_url(), "/api/v1/cameras?faulty=true").await;
+    let body: serde_json::Value =
+        serde_json::from_str(json.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(body["statuses"].as_array().unwrap().len(), 1, "{body}");
+    // The operators' command-line view.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xueliang"))
+        .args(["cameras", "--server", &city.url()])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(table.contains("2 of 3 cameras online"), "{table}");
+    assert!(
+        table.contains("dead-cam") && table.contains("offline"),
+        "{table}"
+    );
+    assert!(
+        !table.contains("north-gate"),
+        "only faulty cameras by default: {table}"
+    );
+
+    // Cameras change at run time: the dead one goes, a new one comes; the others keep
+    // running (their frame counters keep growing, no reconnect).
+    let before = node.stats();
+    let mut now_cams: Vec<edge::CameraConfig> = cfg_cameras.clone();
+    now_cams.retain(|c| c.id != "dead-cam");
+    now_cams.push(edge::CameraConfig {
+        id: "west-gate".into(),
+        url: server.url("west-gate"),
+        password_env: None,
+        device_id: None,
+    });
+    let changes = node.apply_cameras(&now_cams).unwrap();
+    assert_eq!(
+        (changes.added, changes.removed, changes.changed),
+        (
+            vec!["west-gate".to_string()],
+            vec!["dead-cam".to_string()],
+            vec![]
+        )
+    );
+    wait_until("west-gate analysed", 60, || {
+        node.stats()
+            .cameras
+            .iter()
+            .any(|c| c.id == "west-gate" && c.frames_analysed >= 5)
+    })
+    .await;
+    let after = node.stats();
+    assert_eq!(after.cameras.len(), 3);
+    assert!(!after.cameras.iter().any(|c| c.id == "dead-cam"));
+    for id in cams {
+        let b = before.cameras.iter().find(|c| c.id == id).unwrap();
+        let a = after.cameras.iter().find(|c| c.id == id).unwrap();
+        assert!(
+            a.frames_decoded > b.frames_decoded && a.reconnects == b.reconnects,
+            "{a:?} {b:?}"
+        );
+    }
+    let mut all_online = false;
+    for _ in 0..100 {
+        let o = health
+            .cameras(v1::CamerasRequest::default())
+            .await
+            .unwrap()
+            .into_inner();
+        if o.cameras == 3 && o.online == 3 {
+            all_online = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(all_online, "the city sees the new camera set");
+
+    let edge_metrics = http_get(&node.http_url(), "/metrics").await;
+    assert!(
+        edge_metrics.contains(
+            "xueliang_camera_frames_analysed_total{node=\"edge-1\",camera=\"north-gate\"}"
+        ),
+        "{edge_metrics}"
     );
 
     let stats = node.shutdown(Duration::from_secs(10)).await;
@@ -125,7 +280,10 @@ async fn camera_to_city_search() {
         .collect();
     use base::VehicleClass::*;
     for s in &all {
-        assert!(cams.contains(&s.camera.as_str()), "unknown camera {s:?}");
+        assert!(
+            ["north-gate", "south-gate", "west-gate"].contains(&s.camera.as_str()),
+            "unknown camera {s:?}"
+        );
         assert!(
             [Car, Truck, Bus, Motorcycle, Bicycle].contains(&s.class),
             "{s:?}"

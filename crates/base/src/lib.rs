@@ -5,10 +5,13 @@
 //! it cheaply. Times are Unix milliseconds (`i64`), wall clock of the node that saw the frame.
 
 mod frame;
+mod health;
+pub mod metrics;
 mod sighting;
 mod vocab;
 
 pub use frame::{BBox, Detection, Frame, Plane};
+pub use health::{CameraHealth, CameraState, Diagnosis, HealthReport};
 pub use sighting::{PlateRead, Sighting, SightingKey};
 pub use vocab::{PlateColor, PlateState, UnknownName, VehicleClass, VehicleColor};
 

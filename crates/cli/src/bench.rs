@@ -285,11 +285,13 @@ fn chain(clip: &std::path::Path, n: usize, dur: Duration, r: &mut Report) -> any
     crate::runtime()?.block_on(async {
         let mut county_cfg = platform::PlatformConfig::new("bench-county");
         county_cfg.listen = "127.0.0.1:0".parse()?;
+        county_cfg.http_listen = "127.0.0.1:0".parse()?;
         county_cfg.database = Some(dir.path().join("county.sqlite"));
         let county = platform::Platform::start(county_cfg).await?;
         let mut cfg = edge::EdgeConfig::new("bench-edge", county.url());
         cfg.database = Some(dir.path().join("edge.sqlite"));
         cfg.analysis_fps = 0.0;
+        cfg.http_listen = "127.0.0.1:0".parse()?;
         for i in 0..n {
             let id = format!("cam-{}", i + 1);
             cfg.cameras.push(edge::CameraConfig {
@@ -299,7 +301,7 @@ fn chain(clip: &std::path::Path, n: usize, dur: Duration, r: &mut Report) -> any
                 device_id: None,
             });
         }
-        let node = edge::Edge::start(cfg).context("starting the edge")?;
+        let node = edge::Edge::start(cfg).await.context("starting the edge")?;
         tokio::time::sleep(Duration::from_secs(3)).await;
         let sum = |s: &edge::EdgeStats| {
             s.cameras.iter().fold((0, 0), |(a, d), c| {

@@ -85,12 +85,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     crate::runtime()?.block_on(async {
         let mut city_cfg = platform::PlatformConfig::new("city");
         city_cfg.listen = ([127, 0, 0, 1], args.city_port).into();
+        city_cfg.http_listen = ([127, 0, 0, 1], args.city_port.saturating_add(80)).into();
         city_cfg.database = Some(dir.join("city.sqlite"));
         let city = platform::Platform::start(city_cfg)
             .await
             .context("starting the city platform (--city-port)")?;
         let mut county_cfg = platform::PlatformConfig::new("county-1");
         county_cfg.listen = ([127, 0, 0, 1], args.county_port).into();
+        county_cfg.http_listen = ([127, 0, 0, 1], args.county_port.saturating_add(80)).into();
         county_cfg.database = Some(dir.join("county-1.sqlite"));
         county_cfg.upstream = Some(city.url());
         let county = platform::Platform::start(county_cfg)
@@ -109,7 +111,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             });
         }
         let mut arrivals = city.subscribe();
-        let edge = edge::Edge::start(edge_cfg)?;
+        let edge = edge::Edge::start(edge_cfg).await?;
         banner(&args, &cameras, &specs, &county, &city, &dir);
 
         let started = Instant::now();

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod camera;
+mod cameras;
 mod config;
 mod demo;
 mod edge;
@@ -35,6 +36,8 @@ enum Command {
     Platform(platform::Args),
     /// Search the sightings a platform holds.
     Search(search::Args),
+    /// Camera health at a platform: online rate, faulty cameras and why.
+    Cameras(cameras::Args),
     /// Serve video clips as simulated RTSP cameras.
     Camera(camera::Args),
     /// Measure decode, detector and whole-chain speed on this machine.
@@ -52,6 +55,7 @@ fn main() {
         Command::Edge(a) => edge::run(a),
         Command::Platform(a) => platform::run(a),
         Command::Search(a) => search::run(a),
+        Command::Cameras(a) => cameras::run(a),
         Command::Camera(a) => camera::run(a),
         Command::Bench(a) => bench::run(a),
     };

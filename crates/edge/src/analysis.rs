@@ -18,8 +18,16 @@ use vision::detector::Detector;
 
 use crate::mailbox::Mailbox;
 
+/// A change to the set of cameras, applied between two turns.
+pub enum LaneCmd {
+    Add(Lane),
+    /// Flushes the camera's open tracks into sightings, then forgets it.
+    Remove(String),
+}
+
 /// One camera as the analysis stage sees it.
 pub struct Lane {
+    pub camera: String,
     pub device_id: String,
     pub mailbox: Arc<Mailbox>,
     pub tracker: Tracker,
@@ -29,6 +37,7 @@ pub struct Lane {
 impl Lane {
     pub fn new(camera: &str, device_id: String, mailbox: Arc<Mailbox>) -> Self {
         Lane {
+            camera: camera.to_owned(),
             device_id,
             mailbox,
             tracker: Tracker::new(camera, TrackerConfig::default()),
@@ -41,6 +50,8 @@ pub struct Analysis {
     pub node: String,
     pub detector: Detector,
     pub lanes: Vec<Lane>,
+    /// Cameras added or removed at run time.
+    pub commands: crossbeam_channel::Receiver<LaneCmd>,
     /// Minimum time between two analysed frames of one camera; `None` = no limit.
     pub period: Option<Duration>,
     pub out: Sender<Vec<Sighting>>,
@@ -54,6 +65,25 @@ impl Analysis {
         let mut last_expire = Instant::now();
         let mut failing = false;
         while !self.stop.load(Relaxed) {
+            for cmd in self.commands.try_iter().collect::<Vec<_>>() {
+                match cmd {
+                    LaneCmd::Add(lane) => {
+                        self.lanes.retain(|l| l.camera != lane.camera);
+                        self.lanes.push(lane);
+                    }
+                    LaneCmd::Remove(camera) => {
+                        // Its open tracks become sightings before it goes.
+                        if let Some(lane) = self.lanes.iter_mut().find(|l| l.camera == camera) {
+                            lane.tracker.flush();
+                            lane.mailbox.clear();
+                        }
+                        if !self.emit() {
+                            return;
+                        }
+                        self.lanes.retain(|l| l.camera != camera);
+                    }
+                }
+            }
             let now = Instant::now();
             let mut frames: Vec<Frame> = Vec::new();
             let mut lanes: Vec<usize> = Vec::new();

@@ -22,6 +22,13 @@ pub struct EdgeConfig {
     /// Default 1000000.
     #[serde(default = "default_outbox_capacity")]
     pub outbox_capacity: u64,
+    /// Seconds between two health reports to the county. Default 10.
+    #[serde(default = "default_health_interval_s")]
+    pub health_interval_s: u64,
+    /// HTTP address for `/metrics` (Prometheus) and `/api/v1/cameras` (JSON).
+    /// Default `127.0.0.1:7080`.
+    #[serde(default = "default_http_listen")]
+    pub http_listen: std::net::SocketAddr,
     #[serde(default)]
     pub detector: DetectorSection,
     /// The cameras this node pulls. At least one.
@@ -80,6 +87,12 @@ fn default_analysis_fps() -> f32 {
 fn default_outbox_capacity() -> u64 {
     1_000_000
 }
+fn default_health_interval_s() -> u64 {
+    10
+}
+fn default_http_listen() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], 7080))
+}
 fn default_confidence() -> f32 {
     0.35
 }
@@ -95,6 +108,8 @@ impl EdgeConfig {
             database: None,
             analysis_fps: default_analysis_fps(),
             outbox_capacity: default_outbox_capacity(),
+            health_interval_s: default_health_interval_s(),
+            http_listen: default_http_listen(),
             detector: DetectorSection::default(),
             cameras: Vec::new(),
         }
@@ -124,6 +139,9 @@ impl EdgeConfig {
                 "`detector.confidence` must be in [0, 1), got {}",
                 self.detector.confidence
             )));
+        }
+        if self.health_interval_s == 0 {
+            return Err(bad("`health_interval_s` must be at least 1".into()));
         }
         if self.cameras.is_empty() {
             return Err(bad("no `[[edge.camera]]` configured".into()));

@@ -23,6 +23,13 @@ pub enum Error {
         #[source]
         source: Box<ingest::Error>,
     },
+    #[error("edge {node}: cannot listen on {addr}: {source}")]
+    Listen {
+        node: String,
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("edge {node}: cannot start thread: {source}")]
     Thread {
         node: String,

@@ -12,11 +12,14 @@
 //! block: a sighting is never dropped, and what the outbox sheds is counted and reported upward.
 
 mod analysis;
+mod cameras;
 mod config;
 mod error;
+mod http;
 mod mailbox;
 mod node;
 
+pub use cameras::{CameraChanges, CameraReport};
 pub use config::{CameraConfig, DetectorSection, EdgeConfig};
 pub use error::Error;
-pub use node::{CameraReport, Edge, EdgeStats};
+pub use node::{Edge, EdgeStats};

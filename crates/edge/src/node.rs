@@ -1,41 +1,28 @@
 //! A running edge node: builds the stages from the sink backward (forwarder, recorder,
-//! analysis, cameras) so that every stage's consumer exists before it produces.
+//! analysis, cameras) so that every stage's consumer exists before it produces, then serves
+//! `/metrics` and `/api/v1/cameras` and reports camera health upward every
+//! `health_interval_s`.
 //!
-//! Failure scope: a missing model or ONNX Runtime library stops the node at start with one
+//! Failure scope: a missing model or ONNX Runtime library stops a node at start with one
 //! clear error (nothing could be analysed); a bad or unreachable camera only affects that
-//! camera — it is reported (state, reason) and retried while the others keep running.
+//! camera — it is reported (state, reason) and retried while the others keep running. Cameras
+//! can be added, removed or changed while the node runs ([`Edge::apply_cameras`]).
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use base::Sighting;
-use ingest::{CameraEvent, CameraHandle, CameraSpec, CameraState};
 use store::Store;
 use tokio::sync::{broadcast, watch, Notify};
 use uplink::{Forwarder, ForwarderConfig, ForwarderStats};
 use vision::detector::{Detector, DetectorConfig};
 
-use crate::analysis::{Analysis, Lane};
-use crate::mailbox::Mailbox;
-use crate::{EdgeConfig, Error};
-
-/// One camera's line in [`EdgeStats`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct CameraReport {
-    pub id: String,
-    /// `connecting`, `online`, `offline`, `finished`, `stopped`, or `failed` (never started).
-    pub state: String,
-    /// Why the camera is not online, URL passwords redacted.
-    pub reason: String,
-    pub frames_decoded: u64,
-    pub frames_analysed: u64,
-    /// Decoded but not analysed (above the analysis rate, or while the detector was busy).
-    pub frames_skipped: u64,
-    pub sightings: u64,
-    pub reconnects: u64,
-}
+use crate::analysis::Analysis;
+use crate::cameras::{CameraChanges, CameraReport, Cameras};
+use crate::{CameraConfig, EdgeConfig, Error};
 
 /// What an edge node has done so far.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,33 +36,52 @@ pub struct EdgeStats {
     pub detector_ms: f64,
 }
 
-struct CameraSlot {
-    id: String,
-    mailbox: Arc<Mailbox>,
-    handle: Option<CameraHandle>,
-    /// Kept apart from the handle so the counters outlive a stopped camera.
-    stats: Option<Arc<ingest::CameraStats>>,
-    reason: Arc<Mutex<String>>,
+/// The parts of a node that the HTTP server and the health reporter read.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub node: String,
+    pub store: Arc<Store>,
+    pub cameras: Arc<Mutex<Cameras>>,
+    pub forwarder: Arc<ForwarderStats>,
+    pub detector_ms: Arc<Mutex<f64>>,
+}
+
+impl Shared {
+    pub fn stats(&self) -> EdgeStats {
+        let cameras = lock(&self.cameras).reports();
+        let st = self.store.stats().unwrap_or_default();
+        EdgeStats {
+            cameras,
+            recorded: st.sightings,
+            outbox_pending: st.outbox_pending,
+            outbox_shed: st.outbox_shed_total,
+            upstream_connected: self.forwarder.connected.load(Relaxed),
+            detector_ms: *lock(&self.detector_ms),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A running edge node.
 pub struct Edge {
     cfg: EdgeConfig,
-    store: Arc<Store>,
-    cameras: Vec<CameraSlot>,
+    shared: Shared,
+    http_addr: SocketAddr,
     stop: Arc<AtomicBool>,
     analysis: Option<JoinHandle<()>>,
     recorder: Option<JoinHandle<()>>,
-    forwarder: Arc<ForwarderStats>,
     shutdown: watch::Sender<bool>,
-    forward_task: Option<tokio::task::JoinHandle<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
     recorded: broadcast::Sender<Sighting>,
-    detector_ms: Arc<Mutex<f64>>,
 }
 
 impl Edge {
-    /// Starts the node; must be called inside a tokio runtime (the forwarder runs on it).
-    pub fn start(cfg: EdgeConfig) -> Result<Edge, Error> {
+    /// Starts the node; must be called inside a tokio runtime (the forwarder, the health
+    /// reporter and the HTTP server run on it).
+    pub async fn start(cfg: EdgeConfig) -> Result<Edge, Error> {
         cfg.validate()?;
         let node = cfg.node.clone();
         let vision_err = |source| Error::Vision {
@@ -114,6 +120,18 @@ impl Edge {
                 })?
                 .with_outbox_capacity(cfg.outbox_capacity),
         );
+        let http = tokio::net::TcpListener::bind(cfg.http_listen)
+            .await
+            .map_err(|source| Error::Listen {
+                node: node.clone(),
+                addr: cfg.http_listen.to_string(),
+                source,
+            })?;
+        let http_addr = http.local_addr().map_err(|source| Error::Listen {
+            node: node.clone(),
+            addr: cfg.http_listen.to_string(),
+            source,
+        })?;
 
         // Sink first: forwarder, then recorder, then analysis, then cameras.
         let wake = Arc::new(Notify::new());
@@ -124,12 +142,13 @@ impl Edge {
         );
         let forwarder_stats = forwarder.stats();
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let forward_task = tokio::spawn(forwarder.run(shutdown_rx));
+        let mut tasks = vec![tokio::spawn(forwarder.run(shutdown_rx.clone()))];
 
         let (to_recorder, from_analysis) = crossbeam_channel::bounded::<Vec<Sighting>>(64);
         let (recorded, _) = broadcast::channel(4096);
         let recorder = {
-            let (store, node, recorded) = (store.clone(), node.clone(), recorded.clone());
+            let (store, node, recorded, wake) =
+                (store.clone(), node.clone(), recorded.clone(), wake.clone());
             spawn(&node.clone(), "recorder", move || {
                 for batch in from_analysis {
                     // A failed write is retried: the sightings exist nowhere else yet.
@@ -155,40 +174,13 @@ impl Edge {
         };
 
         let stop = Arc::new(AtomicBool::new(false));
-        let mut cameras = Vec::new();
-        let mut lanes = Vec::new();
-        for c in &cfg.cameras {
-            let mailbox = Arc::new(Mailbox::default());
-            let reason = Arc::new(Mutex::new(String::new()));
-            let handle = match c
-                .resolved_url()
-                .and_then(|url| CameraSpec::new(c.id.clone(), &url).map_err(|e| e.to_string()))
-            {
-                Ok(spec) => Some(start_camera(spec, mailbox.clone(), reason.clone())),
-                Err(e) => {
-                    tracing::error!(node = %node, camera = %c.id, error = %e, "camera not started");
-                    *reason.lock().unwrap_or_else(|p| p.into_inner()) = e;
-                    None
-                }
-            };
-            lanes.push(Lane::new(
-                &c.id,
-                c.device_id.clone().unwrap_or_else(|| c.id.clone()),
-                mailbox.clone(),
-            ));
-            cameras.push(CameraSlot {
-                id: c.id.clone(),
-                mailbox,
-                stats: handle.as_ref().map(|h| h.stats().clone()),
-                handle,
-                reason,
-            });
-        }
+        let (lane_tx, lane_rx) = crossbeam_channel::unbounded();
         let detector_ms = Arc::new(Mutex::new(0.0));
         let analysis = Analysis {
             node: node.clone(),
             detector,
-            lanes,
+            lanes: Vec::new(),
+            commands: lane_rx,
             period: (cfg.analysis_fps > 0.0)
                 .then(|| Duration::from_secs_f32(1.0 / cfg.analysis_fps)),
             out: to_recorder,
@@ -196,24 +188,54 @@ impl Edge {
             detector_ms: detector_ms.clone(),
         };
         let analysis = spawn(&node, "analysis", move || analysis.run())?;
-        tracing::info!(%node, cameras = cfg.cameras.len(), upstream = %cfg.upstream, "edge started");
+        let mut cameras = Cameras::new(&node, lane_tx);
+        cameras.apply(&cfg.cameras);
+        let shared = Shared {
+            node: node.clone(),
+            store,
+            cameras: Arc::new(Mutex::new(cameras)),
+            forwarder: forwarder_stats,
+            detector_ms,
+        };
+        tasks.push(tokio::spawn(report_health(
+            shared.clone(),
+            wake,
+            Duration::from_secs(cfg.health_interval_s),
+            shutdown_rx.clone(),
+        )));
+        let app = crate::http::router(shared.clone());
+        let mut stop_http = shutdown_rx;
+        tasks.push(tokio::spawn(async move {
+            let served = axum::serve(http, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop_http.wait_for(|s| *s).await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "edge HTTP server stopped");
+            }
+        }));
+        tracing::info!(%node, cameras = cfg.cameras.len(), upstream = %cfg.upstream, %http_addr, "edge started");
         Ok(Edge {
             cfg,
-            store,
-            cameras,
+            shared,
+            http_addr,
             stop,
             analysis: Some(analysis),
             recorder: Some(recorder),
-            forwarder: forwarder_stats,
             shutdown,
-            forward_task: Some(forward_task),
+            tasks,
             recorded,
-            detector_ms,
         })
     }
 
     pub fn node(&self) -> &str {
         &self.cfg.node
+    }
+
+    /// `http://addr` of `/metrics` and `/api/v1/cameras`.
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.http_addr)
     }
 
     /// Sightings as they are recorded here (keys assigned).
@@ -222,50 +244,32 @@ impl Edge {
     }
 
     pub fn stats(&self) -> EdgeStats {
-        let cameras = self
-            .cameras
-            .iter()
-            .map(|c| {
-                let snap = c.stats.as_ref().map(|s| s.snapshot());
-                let state = match snap.map(|s| s.state) {
-                    None => "failed",
-                    Some(CameraState::Connecting) => "connecting",
-                    Some(CameraState::Online) => "online",
-                    Some(CameraState::Offline) => "offline",
-                    Some(CameraState::Finished) => "finished",
-                    Some(CameraState::Stopped) => "stopped",
-                };
-                CameraReport {
-                    id: c.id.clone(),
-                    state: state.into(),
-                    reason: c.reason.lock().unwrap_or_else(|p| p.into_inner()).clone(),
-                    frames_decoded: snap.map_or(0, |s| s.frames_decoded),
-                    frames_analysed: c.mailbox.analysed.load(Relaxed),
-                    frames_skipped: c.mailbox.skipped.load(Relaxed),
-                    sightings: c.mailbox.sightings.load(Relaxed),
-                    reconnects: snap.map_or(0, |s| s.reconnects),
-                }
-            })
-            .collect();
-        let st = self.store.stats().unwrap_or_default();
-        EdgeStats {
-            cameras,
-            recorded: st.sightings,
-            outbox_pending: st.outbox_pending,
-            outbox_shed: st.outbox_shed_total,
-            upstream_connected: self.forwarder.connected.load(Relaxed),
-            detector_ms: *self.detector_ms.lock().unwrap_or_else(|p| p.into_inner()),
-        }
+        self.shared.stats()
     }
 
-    /// Stops cameras, flushes open tracks into sightings, records them, then stops forwarding
-    /// after giving the outbox up to `drain` to empty. What is left stays in the outbox.
-    pub async fn shutdown(mut self, drain: Duration) -> EdgeStats {
-        for c in &mut self.cameras {
-            if let Some(h) = c.handle.take() {
-                tokio::task::block_in_place(|| h.stop());
-            }
+    /// This node's camera health now (what the next report upward will say).
+    pub fn health(&self) -> base::HealthReport {
+        lock(&self.shared.cameras).health()
+    }
+
+    /// Makes the node pull exactly `cameras` from now on, without a restart: new ones start,
+    /// removed ones stop (their open tracks become sightings), changed ones restart.
+    pub fn apply_cameras(&self, cameras: &[CameraConfig]) -> Result<CameraChanges, Error> {
+        let mut probe = self.cfg.clone();
+        probe.cameras = cameras.to_vec();
+        if !cameras.is_empty() {
+            probe.validate()?;
         }
+        let changes = tokio::task::block_in_place(|| lock(&self.shared.cameras).apply(cameras));
+        tracing::info!(node = %self.cfg.node, added = ?changes.added, removed = ?changes.removed, changed = ?changes.changed, "cameras changed");
+        Ok(changes)
+    }
+
+    /// Stops cameras, flushes open tracks into sightings, records them, reports health a last
+    /// time, then stops forwarding after giving the outbox up to `drain` to empty. What is
+    /// left stays in the outbox for the next start.
+    pub async fn shutdown(mut self, drain: Duration) -> EdgeStats {
+        tokio::task::block_in_place(|| lock(&self.shared.cameras).stop_all());
         self.stop.store(true, Relaxed);
         for t in [self.analysis.take(), self.recorder.take()]
             .into_iter()
@@ -275,18 +279,48 @@ impl Edge {
                 let _ = t.join();
             });
         }
+        let store = self.shared.store.clone();
         let deadline = tokio::time::Instant::now() + drain;
         while tokio::time::Instant::now() < deadline
-            && self.store.stats().map(|s| s.outbox_pending).unwrap_or(0) > 0
-            && self.forwarder.connected.load(Relaxed)
+            && store.stats().map(|s| s.outbox_pending).unwrap_or(0) > 0
+            && self.shared.forwarder.connected.load(Relaxed)
         {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let _ = self.shutdown.send(true);
-        if let Some(t) = self.forward_task.take() {
+        for t in std::mem::take(&mut self.tasks) {
             let _ = t.await;
         }
-        self.stats()
+        self.shared.stats()
+    }
+}
+
+/// Queues a health report every `every` (superseding the previous unsent one).
+async fn report_health(
+    shared: Shared,
+    wake: Arc<Notify>,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        let s = shared.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let report = lock(&s.cameras).health();
+            s.store.record_health(&report)
+        })
+        .await;
+        match done {
+            Ok(Ok(())) => wake.notify_one(),
+            Ok(Err(e)) => {
+                tracing::error!(node = %shared.node, error = %e, "cannot queue health report")
+            }
+            Err(e) => tracing::error!(node = %shared.node, error = %e, "health task failed"),
+        }
     }
 }
 
@@ -302,24 +336,4 @@ fn spawn(
             node: node.to_owned(),
             source,
         })
-}
-
-fn start_camera(
-    spec: CameraSpec,
-    mailbox: Arc<Mailbox>,
-    reason: Arc<Mutex<String>>,
-) -> CameraHandle {
-    let sink = move |frame| mailbox.put(frame);
-    // The supervisor logs state changes; here they only feed the node's report.
-    let events = move |ev: CameraEvent| {
-        let mut r = reason.lock().unwrap_or_else(|p| p.into_inner());
-        match ev {
-            CameraEvent::Online { .. } => r.clear(),
-            CameraEvent::Offline { reason, .. } => *r = reason,
-            CameraEvent::Connecting { .. }
-            | CameraEvent::Finished { .. }
-            | CameraEvent::Stopped { .. } => {}
-        }
-    };
-    ingest::spawn_camera(spec, sink, events)
 }

@@ -49,6 +49,9 @@ pub enum Error {
     #[error("invalid source `{url}`: {reason}")]
     Url { url: String, reason: String },
 
+    #[error("unknown RTSP transport `{0}`: expected tcp, udp or auto")]
+    Transport(String),
+
     /// The pipeline failed before the first frame arrived.
     #[error("camera {camera}: cannot connect to {url}: {message} ({element})")]
     Connect {
@@ -93,7 +96,7 @@ impl Error {
         match self {
             Error::Init(_) | Error::MissingElement { .. } | Error::Server(_) => ErrorKind::Internal,
             Error::Pipeline { .. } => ErrorKind::Internal,
-            Error::Url { .. } => ErrorKind::InvalidArgument,
+            Error::Url { .. } | Error::Transport(_) => ErrorKind::InvalidArgument,
             Error::ClipNotFound { .. } => ErrorKind::NotFound,
             Error::Clip { .. } => ErrorKind::InvalidArgument,
             Error::Connect { .. }

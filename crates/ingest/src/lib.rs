@@ -5,6 +5,10 @@
 //! - [`supervisor`]: one thread per camera that keeps its pipeline alive: ERROR, EOS and a
 //!   no-frame watchdog all mean "reconnect, with exponential backoff"; state changes become
 //!   [`CameraEvent`]s, counters live in a shared [`CameraStats`].
+//! - [`CameraStats`]: per-camera counters and stream health: state and since when, reconnects,
+//!   fps and bitrate over the last [`HEALTH_WINDOW`] against the declared fps, decode errors,
+//!   last-frame age, codec and size ([`StreamInfo`]), camera clock skew from RTCP when known.
+//!   RTSP runs over TCP, UDP or UDP-then-TCP ([`Transport`] in [`SourceOptions`]).
 //! - [`camera`]: simulated cameras, real H.264 clips looped over RTSP by an in-process
 //!   gstreamer-rtsp-server, for demos, benchmarks and tests.
 //!
@@ -24,8 +28,8 @@ use std::path::PathBuf;
 
 pub use camera::{CameraServer, Clip, ClipSpec};
 pub use error::{scrub, Error, ErrorKind, Result};
-pub use source::{FrameSource, Pulled, Source, SourceOptions, StreamInfo};
-pub use stats::{CameraState, CameraStats, StatsSnapshot};
+pub use source::{FrameSource, Pulled, Source, SourceOptions, StreamInfo, Transport};
+pub use stats::{CameraState, CameraStats, StatsSnapshot, HEALTH_WINDOW};
 pub use supervisor::{spawn_camera, CameraEvent, CameraHandle, CameraSpec};
 
 /// Initialises GStreamer once per process; cheap to call again.

@@ -4,8 +4,10 @@
 //! buffer and drop (`max-buffers=1 drop=true`), finite ones block the decoder instead, so a
 //! recorded file decodes as fast as its consumer and loses nothing. Each builder returns the
 //! pipeline, its appsink and the element whose sink pad sees the incoming bytes (for the
-//! bitrate counter). Elements that matter in error messages get stable names (`rtspsrc`). Only
-//! construction lives here; starting, pulling and teardown are in `source.rs`.
+//! bitrate counter). Elements that matter in error messages get stable names (`rtspsrc`). RTSP
+//! transport (TCP, UDP, UDP falling back to TCP) is chosen here from the source options, and
+//! rtspsrc is asked to stamp buffers with the camera's NTP time when the stream carries it.
+//! Only construction lives here; starting, pulling and teardown are in `source.rs`.
 
 use std::path::Path;
 
@@ -26,8 +28,12 @@ pub(crate) fn codec_of(pipeline: &gst::Pipeline, source: &Source) -> Option<Stri
             .is_some_and(|k| k.contains("Decoder") && k.contains("Video"))
     })?;
     let caps = decoder.static_pad("sink")?.current_caps()?;
-    let s = caps.structure(0)?;
-    Some(match s.name().as_str() {
+    Some(codec_name(caps.structure(0)?))
+}
+
+/// Human name of a compressed video format, from its caps structure.
+fn codec_name(s: &gst::StructureRef) -> String {
+    match s.name().as_str() {
         "video/x-h264" => "H.264".into(),
         "video/x-h265" => "H.265".into(),
         "image/jpeg" => "MJPEG".into(),
@@ -36,7 +42,7 @@ pub(crate) fn codec_of(pipeline: &gst::Pipeline, source: &Source) -> Option<Stri
         "video/x-av1" => "AV1".into(),
         "video/mpeg" => format!("MPEG-{}", s.get::<i32>("mpegversion").unwrap_or(0)),
         other => other.to_owned(),
-    })
+    }
 }
 
 fn i420_caps() -> gst::Caps {
@@ -77,17 +83,24 @@ fn link_decoded_video(decodebin: &gst::Element, convert: &gst::Element) {
 
 pub(crate) type Built = (gst::Pipeline, gst_app::AppSink, gst::Element);
 
-// rtspsrc location=URL protocols=tcp latency=200 tcp-timeout=5s ! decodebin ! videoconvert ! appsink caps=video/x-raw,format=I420 max-buffers=1 drop=true sync=false
+// rtspsrc location=URL protocols=tcp|udp|udp+tcp latency=200 tcp-timeout=5s timeout=3s add-reference-timestamp-meta=true ! decodebin ! videoconvert ! appsink caps=video/x-raw,format=I420 max-buffers=1 drop=true sync=false
 pub(crate) fn rtsp_pipeline(name: &str, url: &str, opts: &SourceOptions) -> Result<Built> {
     let pipeline = gst::Pipeline::with_name(name);
     let src = crate::make("rtspsrc")?;
     src.set_property("location", url);
-    src.set_property_from_str("protocols", "tcp");
+    src.set_property_from_str("protocols", opts.transport.rtspsrc_protocols());
     src.set_property(
         "latency",
         opts.latency.as_millis().min(u32::MAX as u128) as u32,
     );
     src.set_property("tcp-timeout", opts.tcp_timeout.as_micros() as u64);
+    // UDP: fail (udp) or retry over TCP (udp+tcp) when no packet came within this long.
+    src.set_property("timeout", opts.udp_timeout.as_micros() as u64);
+    // The camera's NTP time on every buffer once its RTCP sender reports arrived (1.22+):
+    // the basis of the clock-skew figure. Decoders pass the meta on to the decoded frames.
+    if src.has_property("add-reference-timestamp-meta") {
+        src.set_property("add-reference-timestamp-meta", true);
+    }
     src.set_property("name", "rtspsrc");
     // Only video streams; an unlinked audio stream would stall the session.
     src.connect("select-stream", false, |args| {
@@ -178,5 +191,69 @@ fn pipeline_err(name: &str, url: &str, e: impl std::fmt::Display) -> Error {
         camera: name.trim_start_matches("camera-").to_owned(),
         url: base::redact_url(url),
         message: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::{FrameSource, Pulled};
+    use crate::stats::CameraStats;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[test]
+    fn codec_names_from_caps() {
+        crate::init().unwrap();
+        for (caps, name) in [
+            ("video/x-h264,stream-format=avc", "H.264"),
+            ("video/x-h265,stream-format=hvc1", "H.265"),
+            ("image/jpeg", "MJPEG"),
+            ("video/mpeg,mpegversion=4", "MPEG-4"),
+            ("video/x-weird", "video/x-weird"),
+        ] {
+            let caps: gst::Caps = caps.parse().unwrap();
+            assert_eq!(codec_name(caps.structure(0).unwrap()), name);
+        }
+    }
+
+    /// Encodes a few H.265 frames into a Matroska file (x265enc), then decodes it through the
+    /// same decodebin path RTSP uses: the stream info must say H.265.
+    #[test]
+    fn h265_stream_is_reported_as_h265() {
+        crate::init().unwrap();
+        let path = std::env::temp_dir().join(format!("xueliang-h265-{}.mkv", std::process::id()));
+        let encode = gst::parse::launch(&format!(
+            "videotestsrc num-buffers=8 ! video/x-raw,width=128,height=96,framerate=25/1 \
+             ! x265enc speed-preset=ultrafast ! h265parse ! matroskamux ! filesink location={}",
+            path.display()
+        ))
+        .expect("x265enc, h265parse and matroskamux are needed (gstreamer1.0-plugins-bad/good)");
+        encode.set_state(gst::State::Playing).unwrap();
+        let msg = encode
+            .bus()
+            .unwrap()
+            .timed_pop_filtered(
+                gst::ClockTime::from_seconds(20),
+                &[gst::MessageType::Eos, gst::MessageType::Error],
+            )
+            .expect("encoding timed out");
+        assert!(matches!(msg.view(), gst::MessageView::Eos(_)), "{msg:?}");
+        encode.set_state(gst::State::Null).unwrap();
+
+        let stats = Arc::new(CameraStats::default());
+        let source = Source::File { path: path.clone() };
+        let mut src =
+            FrameSource::open("h265", &source, &SourceOptions::default(), stats.clone()).unwrap();
+        let mut frames = 0;
+        while let Pulled::Frame(_) = src.pull(Duration::from_secs(10)).unwrap() {
+            frames += 1;
+        }
+        drop(src);
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(frames, 8);
+        let info = stats.stream_info().unwrap();
+        assert_eq!(info.codec.as_deref(), Some("H.265"));
+        assert_eq!((info.width, info.height, info.fps), (128, 96, Some(25.0)));
     }
 }

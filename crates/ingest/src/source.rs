@@ -4,7 +4,11 @@
 //! A [`Source`] says where video comes from (RTSP camera, recorded file, test pattern);
 //! [`FrameSource::open`] builds and starts its pipeline, [`FrameSource::pull`] returns the next
 //! frame, a timeout, EOS, or the first bus error as an [`Error`] naming the element (with the
-//! URL redacted). Dropping a `FrameSource` tears its pipeline down.
+//! URL redacted). Dropping a `FrameSource` tears its pipeline down. RTSP runs over the
+//! [`Transport`] of its [`SourceOptions`]; along the way the source feeds its camera's
+//! [`CameraStats`]: decoded frames and incoming bytes (for the recent fps and bitrate), the
+//! [`StreamInfo`] of the connection, decode errors, and the camera clock skew read from the
+//! NTP reference timestamp rtspsrc puts on frames once RTCP sender reports arrived.
 //!
 //! Invariants: frames come out in decode order with a per-source `seq` that counts every
 //! decoded picture, so gaps in `seq` are frames dropped as stale. Live sources (RTSP, live test
@@ -31,7 +35,7 @@ use crate::stats::CameraStats;
 /// Where a camera's video comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    /// `rtsp://` or `rtsps://` camera, pulled over interleaved TCP.
+    /// `rtsp://` or `rtsps://` camera, pulled over the [`Transport`] in its [`SourceOptions`].
     Rtsp { url: String },
     /// A recorded file (any container and codec decodebin can open), decoded at full speed.
     File { path: PathBuf },
@@ -141,6 +145,59 @@ fn parse_test(spec: &str) -> Option<Source> {
     })
 }
 
+/// How RTP travels from an RTSP camera.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Transport {
+    /// Interleaved in the RTSP TCP connection: passes NAT and firewalls, never loses packets
+    /// (late ones arrive late instead). The default.
+    #[default]
+    Tcp,
+    /// RTP/RTCP on their own UDP ports: lowest latency, loses packets under congestion, blocked
+    /// by many firewalls. No UDP packet within `udp_timeout` is an error.
+    Udp,
+    /// UDP first, falling back to TCP when no UDP packet arrived within `udp_timeout`.
+    Auto,
+}
+
+impl Transport {
+    /// The `protocols` flags of `rtspsrc` for this transport.
+    pub(crate) fn rtspsrc_protocols(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+            Transport::Auto => "udp+tcp",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+            Transport::Auto => "auto",
+        }
+    }
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Transport {
+    type Err = Error;
+
+    /// `tcp`, `udp` or `auto`, in any case.
+    fn from_str(s: &str) -> Result<Transport> {
+        match s.to_ascii_lowercase().as_str() {
+            "tcp" => Ok(Transport::Tcp),
+            "udp" => Ok(Transport::Udp),
+            "auto" => Ok(Transport::Auto),
+            _ => Err(Error::Transport(s.to_owned())),
+        }
+    }
+}
+
 /// Tuning of RTSP sources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SourceOptions {
@@ -148,6 +205,12 @@ pub struct SourceOptions {
     pub latency: Duration,
     /// Give up on a silent TCP connection after this long. Default 5 s.
     pub tcp_timeout: Duration,
+    /// How RTP travels. Default [`Transport::Tcp`].
+    pub transport: Transport,
+    /// With UDP: how long to wait for the first packet before failing ([`Transport::Udp`]) or
+    /// falling back to TCP ([`Transport::Auto`]). Keep it below the supervisor's watchdog.
+    /// Default 3 s.
+    pub udp_timeout: Duration,
 }
 
 impl Default for SourceOptions {
@@ -155,6 +218,8 @@ impl Default for SourceOptions {
         SourceOptions {
             latency: Duration::from_millis(200),
             tcp_timeout: Duration::from_secs(5),
+            transport: Transport::Tcp,
+            udp_timeout: Duration::from_secs(3),
         }
     }
 }
@@ -264,6 +329,9 @@ impl FrameSource {
         };
         let mailbox = Arc::new(Mailbox::default());
         let block = !source.is_live();
+        // Camera time is per connection: none until this one's first RTCP sender report.
+        stats.set_clock_skew(None);
+        let camera_time = matches!(source, Source::Rtsp { .. });
         appsink.set_callbacks(
             gst_app::AppSinkCallbacks::builder()
                 .new_sample({
@@ -271,6 +339,14 @@ impl FrameSource {
                     move |sink| {
                         let sample = sink.pull_sample().map_err(|_| gst::FlowError::Flushing)?;
                         stats.on_decoded();
+                        if camera_time {
+                            if let Some(skew) = sample
+                                .buffer()
+                                .and_then(|b| clock_skew_ms(b, base::now_ms()))
+                            {
+                                stats.set_clock_skew(Some(skew));
+                            }
+                        }
                         mailbox.put(sample, block)?;
                         Ok(gst::FlowSuccess::Ok)
                     }
@@ -379,6 +455,9 @@ impl FrameSource {
                         .unwrap_or_else(|| "pipeline".into());
                     let message = scrub(err.error().message().trim_end_matches('.'), &raw);
                     let debug_info = err.debug().map(|d| scrub(&d, &raw)).unwrap_or_default();
+                    if err.error().matches(gst::StreamError::Decode) {
+                        self.stats.on_decode_error();
+                    }
                     debug!(camera = %self.camera, %element, %message, debug = %debug_info, "bus error");
                     let (camera, url) = (self.camera.to_string(), self.source.redacted());
                     return Err(if self.info.is_none() {
@@ -455,12 +534,14 @@ impl FrameSource {
         if self.info.is_none() {
             let fps = (info.fps().numer() > 0 && info.fps().denom() > 0)
                 .then(|| info.fps().numer() as f64 / info.fps().denom() as f64);
-            self.info = Some(StreamInfo {
+            let info = StreamInfo {
                 codec: codec_of(&self.pipeline, &self.source),
                 width,
                 height,
                 fps,
-            });
+            };
+            self.stats.set_stream_info(info.clone());
+            self.info = Some(info);
         }
         Ok(Frame {
             camera: self.camera.clone(),
@@ -481,6 +562,25 @@ impl Drop for FrameSource {
         let _ = self.pipeline.set_state(gst::State::Null);
         self.bus.unset_sync_handler();
     }
+}
+
+/// Seconds from the NTP epoch (1900) to the Unix epoch (1970).
+const NTP_UNIX_OFFSET_S: u64 = 2_208_988_800;
+
+/// Camera clock minus node clock, ms, from the `timestamp/x-ntp` reference timestamp that
+/// rtspsrc (`add-reference-timestamp-meta`) attaches once the camera's RTCP sender reports map
+/// RTP time to its NTP wall clock; `None` on buffers without one.
+fn clock_skew_ms(buffer: &gst::BufferRef, node_now_ms: i64) -> Option<i64> {
+    let ntp = buffer
+        .iter_meta::<gst::meta::ReferenceTimestampMeta>()
+        .find(|m| {
+            m.reference()
+                .structure(0)
+                .is_some_and(|s| s.name() == "timestamp/x-ntp")
+        })?
+        .timestamp();
+    let camera_ms = ntp.mseconds().checked_sub(NTP_UNIX_OFFSET_S * 1000)?;
+    Some(i64::try_from(camera_ms).ok()? - node_now_ms)
 }
 
 /// Checks an I420 layout against the mapped buffer size and returns the planes.
@@ -570,6 +670,56 @@ mod tests {
     }
 
     #[test]
+    fn transport_parses_and_maps_to_rtspsrc_protocols() {
+        for (text, t, protocols) in [
+            ("tcp", Transport::Tcp, "tcp"),
+            ("UDP", Transport::Udp, "udp"),
+            ("Auto", Transport::Auto, "udp+tcp"),
+        ] {
+            let parsed: Transport = text.parse().unwrap();
+            assert_eq!(parsed, t);
+            assert_eq!(parsed.rtspsrc_protocols(), protocols);
+            assert_eq!(parsed.to_string(), text.to_ascii_lowercase());
+        }
+        let e = "quic".parse::<Transport>().unwrap_err().to_string();
+        assert!(
+            e.contains("`quic`") && e.contains("tcp, udp or auto"),
+            "{e}"
+        );
+        assert_eq!(SourceOptions::default().transport, Transport::Tcp);
+    }
+
+    #[test]
+    fn clock_skew_comes_from_the_ntp_reference_timestamp() {
+        crate::init().unwrap();
+        // Camera time 2024-01-01T00:00:00.250Z in NTP nanoseconds.
+        let unix_ms: u64 = 1_704_067_200_250;
+        let ntp = gst::ClockTime::from_mseconds(unix_ms + NTP_UNIX_OFFSET_S * 1000);
+        let mut buffer = gst::Buffer::new();
+        assert_eq!(clock_skew_ms(&buffer, unix_ms as i64), None);
+        {
+            let b = buffer.get_mut().unwrap();
+            // Another clock's reference timestamp is ignored.
+            gst::meta::ReferenceTimestampMeta::add(
+                b,
+                &gst::Caps::new_empty_simple("timestamp/x-unix"),
+                gst::ClockTime::from_seconds(1),
+                gst::ClockTime::NONE,
+            );
+            assert_eq!(clock_skew_ms(b, unix_ms as i64), None);
+            gst::meta::ReferenceTimestampMeta::add(
+                b,
+                &gst::Caps::new_empty_simple("timestamp/x-ntp"),
+                ntp,
+                gst::ClockTime::NONE,
+            );
+        }
+        // The node is 1.5 s ahead of the camera.
+        assert_eq!(clock_skew_ms(&buffer, unix_ms as i64 + 1500), Some(-1500));
+        assert_eq!(clock_skew_ms(&buffer, unix_ms as i64 - 20), Some(20));
+    }
+
+    #[test]
     fn i420_layout_is_checked_against_buffer() {
         // 640x272 tightly packed: Y 174080, U and V 43520 each.
         let planes = i420_planes(640, 272, &[0, 174080, 217600], &[640, 320, 320], 261120).unwrap();
@@ -601,6 +751,9 @@ mod tests {
             }
         }
         assert_eq!(stats.frames_delivered(), frames.len() as u64);
+        assert_eq!(stats.stream_info().as_ref(), src.info());
+        // Files and test patterns carry no camera clock.
+        assert_eq!(stats.clock_skew_ms(), None);
         (frames, src.info().cloned())
     }
 
@@ -626,6 +779,7 @@ mod tests {
         let info = info.unwrap();
         assert_eq!(info.codec.as_deref(), Some("H.264"));
         assert_eq!((info.width, info.height), (640, 272));
+        assert_eq!(info.fps, Some(25.0));
         // Real footage: the picture is neither blank nor constant.
         let f = &frames[100];
         let lumas: Vec<u8> = (0..272).step_by(17).map(|y| f.y_at(320, y)).collect();

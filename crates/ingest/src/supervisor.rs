@@ -5,8 +5,10 @@
 //! [`CameraHandle`]. For a live source the supervisor treats a bus ERROR, an EOS (a killed TCP
 //! server gives EOS, not ERROR) and the no-frame watchdog (a frozen server gives no bus message
 //! at all) alike: tear the pipeline down, report [`CameraEvent::Offline`] with a one-line reason
-//! naming the camera and its redacted URL, wait out an exponential backoff, reconnect. The
-//! backoff goes from `backoff_initial` doubling to `backoff_max` and resets once frames flowed.
+//! naming the camera and its redacted URL, wait out an exponential backoff, reconnect, forever.
+//! The backoff goes from `backoff_initial` doubling to `backoff_max` and resets once frames
+//! flowed; each wait is spread by ±`backoff_jitter` (20 %) with a per-camera random stream, so
+//! cameras that lost the same switch do not all knock again in the same instant.
 //! A finite source (file, counted test pattern) ends at EOS with [`CameraEvent::Finished`];
 //! an error there is final too, since retrying a broken file cannot help.
 //!
@@ -16,6 +18,7 @@
 //! it). Performance: the thread sleeps in a condition variable between frames; per frame it
 //! costs the copy in [`FrameSource::pull`] and a few atomic adds in [`CameraStats`].
 
+use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -31,7 +34,7 @@ use crate::stats::{CameraState, CameraStats};
 const POLL: Duration = Duration::from_millis(100);
 
 /// What to supervise and how.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CameraSpec {
     /// Camera id as configured; appears in every event, log line and error.
     pub id: String,
@@ -43,6 +46,9 @@ pub struct CameraSpec {
     pub backoff_initial: Duration,
     /// Longest wait before reconnecting. Default 10 s.
     pub backoff_max: Duration,
+    /// Each wait is drawn uniformly from ±this fraction around the nominal one, and never
+    /// exceeds `backoff_max`. 0 disables jitter. Default 0.2.
+    pub backoff_jitter: f64,
 }
 
 impl CameraSpec {
@@ -59,6 +65,7 @@ impl CameraSpec {
             watchdog: Duration::from_secs(5),
             backoff_initial: Duration::from_millis(500),
             backoff_max: Duration::from_secs(10),
+            backoff_jitter: 0.2,
         }
     }
 }
@@ -95,34 +102,81 @@ impl CameraEvent {
     }
 }
 
-/// Exponential backoff between reconnects.
+/// Exponential backoff between reconnects, with jitter.
 #[derive(Debug, Clone)]
 struct Backoff {
     initial: Duration,
     max: Duration,
     next: Duration,
+    jitter: f64,
+    rng: XorShift,
 }
 
 impl Backoff {
-    fn new(initial: Duration, max: Duration) -> Self {
+    /// `jitter` is clamped to [0, 1]; `seed` makes the jitter reproducible.
+    fn new(initial: Duration, max: Duration, jitter: f64, seed: u64) -> Self {
         let max = max.max(initial);
         Backoff {
             initial,
             max,
             next: initial,
+            jitter: if jitter.is_finite() {
+                jitter.clamp(0.0, 1.0)
+            } else {
+                0.0
+            },
+            rng: XorShift::new(seed),
         }
     }
 
-    /// The wait before the next attempt; doubles the one after, up to the cap.
+    /// The wait before the next attempt: the nominal one ±jitter, at most the cap. The
+    /// nominal wait doubles for the attempt after, up to the cap.
     fn next_delay(&mut self) -> Duration {
-        let d = self.next;
+        let nominal = self.next;
         self.next = (self.next * 2).min(self.max);
-        d
+        let factor = 1.0 + self.jitter * (2.0 * self.rng.next_f64() - 1.0);
+        nominal.mul_f64(factor).min(self.max)
     }
 
     fn reset(&mut self) {
         self.next = self.initial;
     }
+}
+
+/// xorshift64*: a few nanoseconds per number, plenty for spreading reconnects.
+#[derive(Debug, Clone)]
+struct XorShift(u64);
+
+impl XorShift {
+    fn new(seed: u64) -> Self {
+        // Zero is the one state xorshift never leaves.
+        XorShift(if seed == 0 {
+            0x9E37_79B9_7F4A_7C15
+        } else {
+            seed
+        })
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in [0, 1).
+    fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// A per-process, per-camera seed: std's randomly keyed hasher over the camera id.
+fn jitter_seed(camera: &str) -> u64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write(camera.as_bytes());
+    h.finish()
 }
 
 /// A settable flag threads can sleep on.
@@ -166,9 +220,15 @@ impl CameraHandle {
         &self.camera
     }
 
-    /// The camera's live counters.
+    /// The camera's live counters and health.
     pub fn stats(&self) -> &Arc<CameraStats> {
         &self.stats
+    }
+
+    /// Codec, resolution and declared frame rate of the latest connection that decoded a
+    /// frame (kept while the camera is offline); `None` before the first frame.
+    pub fn stream_info(&self) -> Option<StreamInfo> {
+        self.stats.stream_info()
     }
 
     /// True once the thread has ended (finite source done, final error, or stopped).
@@ -229,7 +289,12 @@ pub fn spawn_camera(
     let done = Arc::new(Signal::default());
     let supervisor = CameraSupervisor {
         camera: camera.clone(),
-        backoff: Backoff::new(spec.backoff_initial, spec.backoff_max),
+        backoff: Backoff::new(
+            spec.backoff_initial,
+            spec.backoff_max,
+            spec.backoff_jitter,
+            jitter_seed(&camera),
+        ),
         spec,
         sink,
         events,
@@ -428,11 +493,66 @@ mod tests {
 
     #[test]
     fn backoff_doubles_to_cap_and_resets() {
-        let mut b = Backoff::new(Duration::from_millis(500), Duration::from_secs(3));
+        let mut b = Backoff::new(Duration::from_millis(500), Duration::from_secs(3), 0.0, 1);
         let ms: Vec<u128> = (0..5).map(|_| b.next_delay().as_millis()).collect();
         assert_eq!(ms, [500, 1000, 2000, 3000, 3000]);
         b.reset();
         assert_eq!(b.next_delay(), Duration::from_millis(500));
+    }
+
+    #[test]
+    fn backoff_jitter_stays_in_band_spreads_and_replays() {
+        let (initial, max) = (Duration::from_millis(500), Duration::from_secs(4));
+        let delays = |seed| {
+            let mut b = Backoff::new(initial, max, 0.2, seed);
+            (0..400)
+                .map(|i| {
+                    if i % 4 == 0 {
+                        b.reset();
+                    }
+                    b.next_delay()
+                })
+                .collect::<Vec<_>>()
+        };
+        let a = delays(42);
+        assert_eq!(a, delays(42), "same seed, same waits");
+        assert_ne!(a, delays(43), "another camera, other waits");
+        // Attempt k of each outage has nominal 500 ms * 2^k: every wait within ±20 %, never
+        // above the cap, and the band is actually used (both halves).
+        for (k, nominal) in [500.0, 1000.0, 2000.0, 4000.0].into_iter().enumerate() {
+            let ms: Vec<f64> = a
+                .iter()
+                .skip(k)
+                .step_by(4)
+                .map(|d| d.as_secs_f64() * 1000.0)
+                .collect();
+            assert!(
+                ms.iter()
+                    .all(|&m| m >= nominal * 0.8 - 1e-6 && m <= nominal * 1.2 + 1e-6),
+                "{nominal}: {ms:?}"
+            );
+            assert!(ms.iter().all(|&m| m <= 4000.0), "{ms:?}");
+            let low = ms.iter().filter(|&&m| m < nominal * 0.95).count();
+            assert!(low >= 20, "{nominal}: {low} of 100 below nominal");
+            if nominal < 4000.0 {
+                let high = ms.iter().filter(|&&m| m > nominal * 1.05).count();
+                assert!(high >= 20, "{nominal}: {high} of 100 above nominal");
+            }
+        }
+        // Out-of-range jitter is tamed rather than producing negative or huge waits.
+        let mut wild = Backoff::new(initial, max, f64::NAN, 7);
+        assert_eq!(wild.next_delay(), initial);
+        let mut full = Backoff::new(initial, max, 5.0, 7);
+        assert!((0..50).all(|_| full.next_delay() <= max));
+    }
+
+    #[test]
+    fn xorshift_is_uniform_enough() {
+        let mut r = XorShift::new(0);
+        let xs: Vec<f64> = (0..10_000).map(|_| r.next_f64()).collect();
+        assert!(xs.iter().all(|x| (0.0..1.0).contains(x)));
+        let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+        assert!((0.48..0.52).contains(&mean), "{mean}");
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! End to end over real RTSP on loopback: the real street clip served by [`CameraServer`],
-//! pulled and decoded by camera supervisors, next to cameras that are unreachable or frozen.
+//! pulled and decoded by camera supervisors over TCP, UDP and UDP-then-TCP, next to cameras
+//! that are unreachable or frozen; and the stream health a camera reports while it plays
+//! (recent fps against the declared one, bitrate, codec, camera clock skew from RTCP).
 //!
-//! Each test takes a few seconds of wall clock at most (the clip plays in real time); together
-//! they run in parallel well under the 30 s budget.
+//! Each test takes a few seconds of wall clock at most (the clip plays in real time; the health
+//! test waits for the server's first RTCP sender report, up to ~10 s); together they run in
+//! parallel well under the 30 s budget.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -10,7 +13,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use base::Frame;
-use ingest::{spawn_camera, CameraEvent, CameraServer, CameraSpec, CameraState, ClipSpec};
+use ingest::{
+    spawn_camera, CameraEvent, CameraServer, CameraSpec, CameraState, ClipSpec, Transport,
+};
 use xueliang_ingest as ingest;
 
 fn clip_path() -> PathBuf {
@@ -210,6 +215,96 @@ fn frozen_server_trips_the_watchdog() {
     );
     handle.stop();
     drop(listener);
+}
+
+#[test]
+fn health_reports_recent_fps_bitrate_codec_and_camera_clock() {
+    let server = CameraServer::start(&[ClipSpec::new("bikes", clip_path())], 0).unwrap();
+    let spec = CameraSpec::new("health", &server.url("bikes")).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let handle = spawn_camera(
+        spec,
+        |_| {},
+        move |e| {
+            let _ = tx.send(e);
+        },
+    );
+    wait_event(&rx, Duration::from_secs(10), |e| {
+        matches!(e, CameraEvent::Online { .. })
+    });
+    let online_at = Instant::now();
+    let info = handle.stream_info().expect("stream info once online");
+    assert_eq!(info.codec.as_deref(), Some("H.264"));
+    assert_eq!((info.width, info.height), (640, 272));
+
+    // The camera clock arrives with the server's first RTCP sender report (a few seconds in);
+    // by then the rate window holds a couple of seconds of frames too.
+    let deadline = Instant::now() + Duration::from_secs(12);
+    let snap = loop {
+        let snap = handle.stats().snapshot();
+        if snap.clock_skew_ms.is_some() && online_at.elapsed() >= Duration::from_secs(2) {
+            break snap;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no camera clock within 12 s: {snap:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    eprintln!("health after {:?} online: {snap:?}", online_at.elapsed());
+    assert_eq!(snap.state, CameraState::Online);
+    assert_eq!(snap.expected_fps, Some(25.0), "{snap:?}");
+    let fps = snap.fps.expect("measured fps");
+    assert!((12.0..40.0).contains(&fps), "{snap:?}");
+    let kbps = snap.bitrate_kbps.expect("measured bitrate");
+    assert!((20.0..50_000.0).contains(&kbps), "{snap:?}");
+    assert!(snap.last_frame_age_ms.unwrap() < 2000, "{snap:?}");
+    // Server and client share this machine's clock: the skew is only the pipeline latency.
+    let skew = snap.clock_skew_ms.unwrap();
+    assert!(skew.abs() < 3000, "{snap:?}");
+    handle.stop();
+}
+
+#[test]
+fn udp_and_auto_transports_pull_frames() {
+    let server = CameraServer::start(
+        &[
+            ClipSpec::new("a", clip_path()),
+            ClipSpec::new("b", clip_path()),
+        ],
+        0,
+    )
+    .unwrap();
+    let mut handles = Vec::new();
+    for (mount, transport) in [("a", Transport::Udp), ("b", Transport::Auto)] {
+        let mut spec = CameraSpec::new(transport.name(), &server.url(mount)).unwrap();
+        spec.options.transport = transport;
+        let (tx, rx) = mpsc::channel();
+        let handle = spawn_camera(
+            spec,
+            move |f: Frame| {
+                let _ = tx.send(f);
+            },
+            |_| {},
+        );
+        handles.push((transport, handle, rx));
+    }
+    for (transport, handle, rx) in handles {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut frames = 0;
+        while frames < 25 && Instant::now() < deadline {
+            if let Ok(f) = rx.recv_timeout(Duration::from_millis(200)) {
+                assert_eq!((f.width, f.height), (640, 272));
+                frames += 1;
+            }
+        }
+        let snap = handle.stats().snapshot();
+        assert_eq!(frames, 25, "{transport}: {snap:?}");
+        assert_eq!(snap.state, CameraState::Online, "{transport}");
+        assert_eq!(snap.reconnects, 0, "{transport}: {snap:?}");
+        assert!(snap.bytes_received > 10_000, "{transport}: {snap:?}");
+        handle.stop();
+    }
 }
 
 #[test]

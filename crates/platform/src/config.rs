@@ -23,6 +23,14 @@ pub struct PlatformConfig {
     /// Default 1000000.
     #[serde(default = "default_outbox_capacity")]
     pub outbox_capacity: u64,
+    /// HTTP address for `/metrics` (Prometheus), `/api/v1/cameras` and `/api/v1/sightings`
+    /// (JSON). Default `127.0.0.1:7180`; `"off"` is not accepted: every node exposes metrics.
+    #[serde(default = "default_http_listen")]
+    pub http_listen: SocketAddr,
+    /// A camera whose edge has not reported for this long counts as offline (stale).
+    /// Default 60.
+    #[serde(default = "default_stale_after_s")]
+    pub health_stale_after_s: u64,
 }
 
 fn default_listen() -> SocketAddr {
@@ -31,6 +39,14 @@ fn default_listen() -> SocketAddr {
 
 fn default_outbox_capacity() -> u64 {
     1_000_000
+}
+
+fn default_http_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 7180))
+}
+
+fn default_stale_after_s() -> u64 {
+    60
 }
 
 impl PlatformConfig {
@@ -42,6 +58,8 @@ impl PlatformConfig {
             database: None,
             upstream: None,
             outbox_capacity: default_outbox_capacity(),
+            http_listen: default_http_listen(),
+            health_stale_after_s: default_stale_after_s(),
         }
     }
 

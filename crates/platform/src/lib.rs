@@ -7,10 +7,13 @@
 
 mod config;
 mod error;
+mod health;
+mod http;
 mod node;
 mod search;
 
 pub use config::PlatformConfig;
 pub use error::Error;
+pub use health::{overview, CameraOverview, CameraStatus, CountyOnline, HealthService};
 pub use node::{Platform, PlatformStats};
 pub use search::SearchService;

@@ -10,7 +10,7 @@ use tokio::sync::{broadcast, watch, Notify};
 use tokio::task::JoinHandle;
 use uplink::{Forwarder, ForwarderConfig, ForwarderStats, Receiver};
 
-use crate::{Error, PlatformConfig, SearchService};
+use crate::{Error, HealthService, PlatformConfig, SearchService};
 
 /// Live statistics of a node.
 #[derive(Debug, Clone, Default)]
@@ -24,6 +24,7 @@ pub struct PlatformStats {
 pub struct Platform {
     cfg: PlatformConfig,
     addr: SocketAddr,
+    http_addr: SocketAddr,
     store: Arc<Store>,
     receiver: Receiver,
     forwarder: Option<Arc<ForwarderStats>>,
@@ -56,17 +57,36 @@ impl Platform {
             addr: cfg.listen.to_string(),
             source,
         })?;
+        let http_listener = tokio::net::TcpListener::bind(cfg.http_listen)
+            .await
+            .map_err(|source| Error::Listen {
+                node: cfg.node.clone(),
+                addr: format!("{} (http_listen)", cfg.http_listen),
+                source,
+            })?;
+        let http_addr = http_listener.local_addr().map_err(|source| Error::Listen {
+            node: cfg.node.clone(),
+            addr: cfg.http_listen.to_string(),
+            source,
+        })?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let queued = Arc::new(Notify::new());
-        let receiver = Receiver::new(store.clone(), cfg.upstream.is_some(), queued.clone());
+        let receiver = Receiver::new(
+            cfg.node.clone(),
+            store.clone(),
+            cfg.upstream.is_some(),
+            queued.clone(),
+        );
         let search = SearchService::new(cfg.node.clone(), store.clone());
+        let health = HealthService::new(store.clone(), cfg.health_stale_after_s as i64 * 1000);
         let mut tasks = Vec::new();
         let mut stop = shutdown_rx.clone();
-        let (node, rx) = (cfg.node.clone(), receiver.clone());
+        let (node, rx, grpc_health) = (cfg.node.clone(), receiver.clone(), health.clone());
         tasks.push(tokio::spawn(async move {
             let served = tonic::transport::Server::builder()
                 .add_service(rx.into_server())
                 .add_service(search.into_server())
+                .add_service(grpc_health.into_server())
                 .serve_with_incoming_shutdown(
                     tokio_stream::wrappers::TcpListenerStream::new(listener),
                     async move {
@@ -86,12 +106,30 @@ impl Platform {
                 queued,
             );
             forwarder = Some(f.stats());
-            tasks.push(tokio::spawn(f.run(shutdown_rx)));
+            tasks.push(tokio::spawn(f.run(shutdown_rx.clone())));
         }
-        tracing::info!(node = %cfg.node, %addr, db = %path.display(), upstream = ?cfg.upstream, "platform started");
+        let app = crate::http::router(crate::http::HttpState {
+            node: cfg.node.clone(),
+            store: store.clone(),
+            health,
+            upstream_connected: forwarder.clone(),
+        });
+        let (node, mut stop) = (cfg.node.clone(), shutdown_rx);
+        tasks.push(tokio::spawn(async move {
+            let served = axum::serve(http_listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(%node, error = %e, "HTTP server stopped");
+            }
+        }));
+        tracing::info!(node = %cfg.node, %addr, %http_addr, db = %path.display(), upstream = ?cfg.upstream, "platform started");
         Ok(Platform {
             cfg,
             addr,
+            http_addr,
             store,
             receiver,
             forwarder,
@@ -109,9 +147,14 @@ impl Platform {
         self.addr
     }
 
-    /// `http://addr`, for clients and the tier below.
+    /// `http://addr`, for gRPC clients and the tier below.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// `http://http_addr`: `/metrics` and the JSON API.
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.http_addr)
     }
 
     pub fn store(&self) -> &Arc<Store> {

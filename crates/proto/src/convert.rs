@@ -114,6 +114,112 @@ impl TryFrom<v1::Sighting> for base::Sighting {
     }
 }
 
+impl From<&base::CameraHealth> for v1::CameraHealth {
+    fn from(h: &base::CameraHealth) -> Self {
+        v1::CameraHealth {
+            camera: h.camera.clone(),
+            state: h.state.code(),
+            since_ms: h.since_ms,
+            reason: h.reason.clone(),
+            frames_decoded: h.frames_decoded,
+            reconnects: h.reconnects,
+            fps: h.fps,
+            last_frame_ms: h.last_frame_ms,
+            expected_fps: h.expected_fps,
+            bitrate_kbps: h.bitrate_kbps,
+            decode_errors: h.decode_errors,
+            codec: h.codec.clone(),
+            width: h.width,
+            height: h.height,
+            clock_skew_ms: h.clock_skew_ms,
+            diagnoses: h
+                .diagnoses
+                .iter()
+                .map(|d| v1::Diagnosis {
+                    kind: d.kind.clone(),
+                    score: d.score,
+                    threshold: d.threshold,
+                    since_ms: d.since_ms,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl TryFrom<v1::CameraHealth> for base::CameraHealth {
+    type Error = WireError;
+
+    fn try_from(h: v1::CameraHealth) -> Result<Self, WireError> {
+        if h.camera.is_empty() {
+            return Err(bad("camera health", "empty camera"));
+        }
+        if !(h.fps.is_finite() && h.expected_fps.is_finite() && h.bitrate_kbps.is_finite()) {
+            return Err(bad(
+                "camera health",
+                format!("{}: non-finite rate", h.camera),
+            ));
+        }
+        Ok(base::CameraHealth {
+            camera: h.camera,
+            state: base::CameraState::from_code(h.state),
+            since_ms: h.since_ms,
+            reason: h.reason,
+            frames_decoded: h.frames_decoded,
+            reconnects: h.reconnects,
+            decode_errors: h.decode_errors,
+            fps: h.fps,
+            expected_fps: h.expected_fps,
+            bitrate_kbps: h.bitrate_kbps,
+            last_frame_ms: h.last_frame_ms,
+            codec: h.codec,
+            width: h.width,
+            height: h.height,
+            clock_skew_ms: h.clock_skew_ms,
+            diagnoses: h
+                .diagnoses
+                .into_iter()
+                .map(|d| base::Diagnosis {
+                    kind: d.kind,
+                    score: d.score,
+                    threshold: d.threshold,
+                    since_ms: d.since_ms,
+                })
+                .collect(),
+        })
+    }
+}
+
+impl From<&base::HealthReport> for v1::HealthReport {
+    fn from(r: &base::HealthReport) -> Self {
+        v1::HealthReport {
+            node: r.node.clone(),
+            at_ms: r.at_ms,
+            cameras: r.cameras.iter().map(Into::into).collect(),
+            county: r.county.clone(),
+        }
+    }
+}
+
+impl TryFrom<v1::HealthReport> for base::HealthReport {
+    type Error = WireError;
+
+    fn try_from(r: v1::HealthReport) -> Result<Self, WireError> {
+        if r.node.is_empty() {
+            return Err(bad("health report", "empty node"));
+        }
+        Ok(base::HealthReport {
+            node: r.node,
+            county: r.county,
+            at_ms: r.at_ms,
+            cameras: r
+                .cameras
+                .into_iter()
+                .map(base::CameraHealth::try_from)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +264,31 @@ mod tests {
         let s = sample();
         let wire = v1::Sighting::from(&s);
         assert_eq!(base::Sighting::try_from(wire).unwrap(), s);
+    }
+
+    #[test]
+    fn health_round_trips() {
+        let r = base::HealthReport {
+            node: "edge-1".into(),
+            county: "county-1".into(),
+            at_ms: 5,
+            cameras: vec![base::CameraHealth {
+                camera: "gate".into(),
+                state: base::CameraState::Offline,
+                since_ms: 3,
+                reason: "camera gate: cannot connect".into(),
+                clock_skew_ms: Some(-40),
+                diagnoses: vec![base::Diagnosis {
+                    kind: "black".into(),
+                    score: 0.9,
+                    threshold: 0.5,
+                    since_ms: 2,
+                }],
+                ..Default::default()
+            }],
+        };
+        let wire = v1::HealthReport::from(&r);
+        assert_eq!(base::HealthReport::try_from(wire).unwrap(), r);
     }
 
     #[test]

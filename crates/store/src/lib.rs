@@ -4,13 +4,18 @@
 //! The API is shaped like the work, not like SQL: [`Store::append`] takes a batch from one source
 //! and is idempotent on (source, seq); [`Store::search`] answers a [`Query`] page by page;
 //! the outbox ([`Store::enqueue`], [`Store::pending`], [`Store::ack`]) holds what this node
-//! must still send upstream, written in the same transaction as the local write so a crash can
+//! must still send upstream (sightings and camera health, see [`Item`]), written in the same transaction as the local write so a crash can
 //! neither lose nor duplicate an item.
 
 mod error;
+mod health;
+mod item;
+mod outbox;
 mod query;
 mod sqlite;
 
 pub use error::Error;
+pub use health::CameraRow;
+pub use item::Item;
 pub use query::{Cursor, Page, Query};
 pub use sqlite::{AppendOutcome, OutboxItem, SourceStat, Stats, Store};

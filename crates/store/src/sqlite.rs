@@ -20,7 +20,7 @@ use base::Sighting;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql};
 
 use crate::query::{Cursor, Page, Query};
-use crate::Error;
+use crate::{Error, Item};
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS sightings (
@@ -45,8 +45,19 @@ CREATE TABLE IF NOT EXISTS sources (
 );
 CREATE TABLE IF NOT EXISTS outbox (
     seq  INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    node TEXT,
     body TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS outbox_kind_node ON outbox (kind, node);
+CREATE TABLE IF NOT EXISTS camera_health (
+    node        TEXT    NOT NULL,
+    camera      TEXT    NOT NULL,
+    county      TEXT    NOT NULL,
+    reported_ms INTEGER NOT NULL,
+    body        TEXT    NOT NULL,
+    PRIMARY KEY (node, camera)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -65,6 +76,8 @@ pub struct AppendOutcome {
     pub inserted: u64,
     /// Items at or below the source's high-water mark, or already stored: skipped.
     pub duplicates: u64,
+    /// Health reports applied.
+    pub health_reports: u64,
     /// The source's high-water mark after the append: ack through this.
     pub high_water: u64,
     /// Outbox items shed to stay within capacity by this call.
@@ -75,7 +88,7 @@ pub struct AppendOutcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxItem {
     pub seq: u64,
-    pub sighting: Sighting,
+    pub item: Item,
 }
 
 /// Per-source state, as seen by the receiver.
@@ -98,8 +111,8 @@ pub struct Stats {
 /// A SQLite-backed store. Cheap to share behind an `Arc`; every call is one short transaction.
 pub struct Store {
     conn: Mutex<Connection>,
-    path: String,
-    outbox_capacity: u64,
+    pub(crate) path: String,
+    pub(crate) outbox_capacity: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -165,7 +178,7 @@ impl Store {
         &self.path
     }
 
-    fn sql(&self, op: &'static str) -> impl Fn(rusqlite::Error) -> Error + '_ {
+    pub(crate) fn sql(&self, op: &'static str) -> impl Fn(rusqlite::Error) -> Error + '_ {
         move |source| Error::Sql {
             path: self.path.clone(),
             op,
@@ -173,7 +186,7 @@ impl Store {
         }
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite inconsistent (the transaction
         // rolls back on drop), so a poisoned lock is safe to reuse.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
@@ -187,20 +200,26 @@ impl Store {
         let tx = conn.transaction().map_err(self.sql("begin record"))?;
         let mut out = Vec::with_capacity(sightings.len());
         for mut s in sightings {
-            tx.execute("INSERT INTO outbox (body) VALUES ('')", [])
-                .map_err(self.sql("reserve outbox seq"))?;
+            tx.execute(
+                "INSERT INTO outbox (kind, body) VALUES ('sighting', '')",
+                [],
+            )
+            .map_err(self.sql("reserve outbox seq"))?;
             let seq = tx.last_insert_rowid() as u64;
             s.key = base::SightingKey {
                 origin: origin.to_owned(),
                 seq,
             };
-            let body = to_json(&s);
+            let item = Item::Sighting(s);
             tx.execute(
                 "UPDATE outbox SET body = ?1 WHERE seq = ?2",
-                params![body, seq as i64],
+                params![to_json(&item), seq as i64],
             )
             .map_err(self.sql("fill outbox"))?;
-            insert_sighting(&tx, &s, &body).map_err(self.sql("insert sighting"))?;
+            let Item::Sighting(s) = item else {
+                unreachable!("built as a sighting above")
+            };
+            insert_sighting(&tx, &s, &to_json(&s)).map_err(self.sql("insert sighting"))?;
             out.push(s);
         }
         self.shed_overflow(&tx)?;
@@ -209,14 +228,14 @@ impl Store {
     }
 
     /// Stores a batch received from `source`, skipping items at or below its high-water mark
-    /// and sightings already stored by key; when `forward` is set, new sightings are queued in
-    /// this node's outbox for its own upstream, in the same transaction. `through` is the last
-    /// sequence number of the batch (it may end in items that are not sightings); the
-    /// high-water mark becomes at least that.
+    /// and sightings already stored by key; health reports replace the cameras' previous
+    /// state. When `forward` is set, what is new is queued in this node's outbox for its own
+    /// upstream, in the same transaction. `through` is the last sequence number of the batch;
+    /// the high-water mark becomes at least that.
     pub fn append(
         &self,
         source: &str,
-        items: &[(u64, Sighting)],
+        items: &[(u64, Item)],
         through: u64,
         shed_total: u64,
         forward: bool,
@@ -233,23 +252,37 @@ impl Store {
             .map_err(self.sql("read high-water mark"))?
             .unwrap_or(0) as u64;
         let mut outcome = AppendOutcome::default();
-        for (i, (seq, s)) in items.iter().enumerate() {
+        for (i, (seq, item)) in items.iter().enumerate() {
             if *seq <= hw {
                 outcome.duplicates += 1;
                 continue;
             }
             hw = *seq;
-            let body = to_json(s);
-            let n = insert_sighting(&tx, s, &body).map_err(self.sql("insert sighting"))?;
-            if n == 0 {
-                outcome.duplicates += 1;
-                continue;
-            }
-            outcome.inserted += 1;
-            outcome.fresh.push(i);
-            if forward {
-                tx.execute("INSERT INTO outbox (body) VALUES (?1)", [&body])
-                    .map_err(self.sql("queue for upstream"))?;
+            match item {
+                Item::Sighting(s) => {
+                    let n = insert_sighting(&tx, s, &to_json(s))
+                        .map_err(self.sql("insert sighting"))?;
+                    if n == 0 {
+                        outcome.duplicates += 1;
+                        continue;
+                    }
+                    outcome.inserted += 1;
+                    outcome.fresh.push(i);
+                    if forward {
+                        tx.execute(
+                            "INSERT INTO outbox (kind, body) VALUES ('sighting', ?1)",
+                            [to_json(item)],
+                        )
+                        .map_err(self.sql("queue for upstream"))?;
+                    }
+                }
+                Item::Health(report) => {
+                    self.put_health(&tx, report)?;
+                    outcome.health_reports += 1;
+                    if forward {
+                        self.queue_health(&tx, report)?;
+                    }
+                }
             }
         }
         hw = hw.max(through);
@@ -280,131 +313,6 @@ impl Store {
             .optional()
             .map_err(self.sql("read high-water mark"))?;
         Ok(hw.unwrap_or(0) as u64)
-    }
-
-    /// Up to `limit` outbox items with seq > `after`, oldest first.
-    pub fn pending(&self, after: u64, limit: usize) -> Result<Vec<OutboxItem>, Error> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached("SELECT seq, body FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2")
-            .map_err(self.sql("read outbox"))?;
-        let rows = stmt
-            .query_map(params![after as i64, limit as i64], |r| {
-                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
-            })
-            .map_err(self.sql("read outbox"))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (seq, body) = row.map_err(self.sql("read outbox"))?;
-            out.push(OutboxItem {
-                seq,
-                sighting: self.decode(&body, "read outbox")?,
-            });
-        }
-        Ok(out)
-    }
-
-    /// Forgets outbox items with seq <= `through`: the upstream has committed them.
-    pub fn ack(&self, through: u64) -> Result<u64, Error> {
-        let conn = self.conn();
-        let n = conn
-            .execute("DELETE FROM outbox WHERE seq <= ?1", [through as i64])
-            .map_err(self.sql("ack outbox"))?;
-        Ok(n as u64)
-    }
-
-    /// Makes every pending outbox item numbered above `high_water`, the upstream's mark for
-    /// this node. Needed only when the local database was reset while the upstream remembers
-    /// the old numbers: without it the upstream would skip new items as replays. Sightings
-    /// made here (`key.origin == origin`) are renumbered too. Returns the items moved.
-    pub fn rebase_outbox(&self, origin: &str, high_water: u64) -> Result<u64, Error> {
-        let mut conn = self.conn();
-        let tx = conn.transaction().map_err(self.sql("begin rebase"))?;
-        let low: Option<i64> = tx
-            .query_row("SELECT min(seq) FROM outbox", [], |r| r.get(0))
-            .map_err(self.sql("rebase outbox"))?;
-        let last: Option<i64> = tx
-            .query_row(
-                "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(self.sql("rebase outbox"))?;
-        if last.unwrap_or(0) as u64 >= high_water && low.is_none_or(|l| l as u64 > high_water) {
-            return Ok(0);
-        }
-        let rows: Vec<(i64, String)> = tx
-            .prepare("SELECT seq, body FROM outbox ORDER BY seq")
-            .and_then(|mut st| st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
-            .map_err(self.sql("rebase outbox"))?;
-        tx.execute("DELETE FROM outbox", [])
-            .map_err(self.sql("rebase outbox"))?;
-        // sqlite_sequence has no key on `name`: update the row, or add it if none exists yet.
-        let updated = tx
-            .execute(
-                "UPDATE sqlite_sequence SET seq = ?1 WHERE name = 'outbox'",
-                [high_water as i64],
-            )
-            .map_err(self.sql("rebase outbox"))?;
-        if updated == 0 {
-            tx.execute(
-                "INSERT INTO sqlite_sequence (name, seq) VALUES ('outbox', ?1)",
-                [high_water as i64],
-            )
-            .map_err(self.sql("rebase outbox"))?;
-        }
-        for (_, body) in &rows {
-            let mut s = self.decode(body, "rebase outbox")?;
-            tx.execute("INSERT INTO outbox (body) VALUES ('')", [])
-                .map_err(self.sql("rebase outbox"))?;
-            let seq = tx.last_insert_rowid() as u64;
-            if s.key.origin == origin {
-                tx.execute(
-                    "DELETE FROM sightings WHERE origin = ?1 AND seq = ?2",
-                    params![origin, s.key.seq as i64],
-                )
-                .map_err(self.sql("rebase outbox"))?;
-                s.key.seq = seq;
-                insert_sighting(&tx, &s, &to_json(&s)).map_err(self.sql("rebase outbox"))?;
-            }
-            tx.execute(
-                "UPDATE outbox SET body = ?1 WHERE seq = ?2",
-                params![to_json(&s), seq as i64],
-            )
-            .map_err(self.sql("rebase outbox"))?;
-        }
-        tx.commit().map_err(self.sql("commit rebase"))?;
-        Ok(rows.len() as u64)
-    }
-
-    /// Items shed from the outbox since the database was created.
-    pub fn shed_total(&self) -> Result<u64, Error> {
-        let conn = self.conn();
-        meta(&conn, "shed_total").map_err(self.sql("read shed total"))
-    }
-
-    fn shed_overflow(&self, tx: &rusqlite::Transaction<'_>) -> Result<u64, Error> {
-        let len: i64 = tx
-            .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
-            .map_err(self.sql("count outbox"))?;
-        let over = len as u64 - (len as u64).min(self.outbox_capacity);
-        if over == 0 {
-            return Ok(0);
-        }
-        tx.execute(
-            "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?1)",
-            [over as i64],
-        )
-        .map_err(self.sql("shed outbox"))?;
-        tx.execute(
-            "INSERT INTO meta (key, value) VALUES ('shed_total', ?1)
-             ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
-            [over as i64],
-        )
-        .map_err(self.sql("count shed"))?;
-        tracing::warn!(db = %self.path, shed = over, "outbox full: oldest items shed");
-        Ok(over)
     }
 
     /// One page of sightings matching `q`, newest first.
@@ -500,7 +408,12 @@ impl Store {
         })
     }
 
-    fn decode(&self, body: &str, op: &'static str) -> Result<Sighting, Error> {
+    /// Decodes a JSON body stored by this crate; a failure means the file was tampered with.
+    pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        body: &str,
+        op: &'static str,
+    ) -> Result<T, Error> {
         serde_json::from_str(body).map_err(|source| Error::Corrupt {
             path: self.path.clone(),
             op,
@@ -509,16 +422,16 @@ impl Store {
     }
 }
 
-fn to_json(s: &Sighting) -> String {
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
     // Serialising plain data with derived impls cannot fail.
-    serde_json::to_string(s).expect("sighting serialises")
+    serde_json::to_string(value).expect("plain data serialises")
 }
 
 fn marks(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
 
-fn meta(conn: &Connection, key: &str) -> rusqlite::Result<u64> {
+pub(crate) fn meta(conn: &Connection, key: &str) -> rusqlite::Result<u64> {
     let v: Option<i64> = conn
         .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
         .optional()?;
@@ -526,7 +439,11 @@ fn meta(conn: &Connection, key: &str) -> rusqlite::Result<u64> {
 }
 
 /// Inserts one sighting unless its key is already stored; returns the rows written (0 or 1).
-fn insert_sighting(conn: &Connection, s: &Sighting, body: &str) -> rusqlite::Result<usize> {
+pub(crate) fn insert_sighting(
+    conn: &Connection,
+    s: &Sighting,
+    body: &str,
+) -> rusqlite::Result<usize> {
     conn.prepare_cached(
         "INSERT OR IGNORE INTO sightings
          (origin, seq, camera, pass_time, class, color, plate_state, plate_text, body)
@@ -579,7 +496,7 @@ mod tests {
         assert_eq!(out[1].key.seq, 2);
         let pending = store.pending(0, 10).unwrap();
         assert_eq!(pending.len(), 2);
-        assert_eq!(pending[1].sighting, out[1]);
+        assert_eq!(pending[1].item, Item::Sighting(out[1].clone()));
         assert_eq!(store.ack(1).unwrap(), 1);
         assert_eq!(store.pending(0, 10).unwrap().len(), 1);
         // Sequence numbers are never reused, even after the outbox empties.
@@ -601,7 +518,10 @@ mod tests {
                     .collect(),
             )
             .unwrap();
-        let batch: Vec<_> = made.iter().map(|s| (s.key.seq, s.clone())).collect();
+        let batch: Vec<_> = made
+            .iter()
+            .map(|s| (s.key.seq, Item::Sighting(s.clone())))
+            .collect();
         let county = Store::open_in_memory().unwrap();
         let first = county.append("edge-1", &batch[..3], 3, 0, true).unwrap();
         assert_eq!((first.inserted, first.high_water), (3, 3));
@@ -629,7 +549,7 @@ mod tests {
         let p = store.pending(40, 10).unwrap();
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].seq, 41);
-        assert_eq!(p[0].sighting.key.seq, 41);
+        assert!(matches!(&p[0].item, Item::Sighting(s) if s.key.seq == 41));
         let next = store
             .record("e", vec![sighting("a", 2, VehicleClass::Car)])
             .unwrap();

@@ -185,7 +185,10 @@ impl Forwarder {
                     .iter()
                     .map(|i| v1::Item {
                         seq: i.seq,
-                        body: Some(v1::item::Body::Sighting((&i.sighting).into())),
+                        body: Some(match &i.item {
+                            store::Item::Sighting(s) => v1::item::Body::Sighting(s.into()),
+                            store::Item::Health(h) => v1::item::Body::Health(h.into()),
+                        }),
                     })
                     .collect(),
                 shed_total,

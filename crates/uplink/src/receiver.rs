@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use proto::v1::{self, push_request::Msg, uplink_server::Uplink};
-use store::Store;
+use store::{Item, Store};
 use tokio::sync::broadcast;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
@@ -24,6 +24,8 @@ pub const MAX_BATCH_ITEMS: usize = 10_000;
 /// `Uplink` service over a store.
 #[derive(Clone)]
 pub struct Receiver {
+    /// This node's id: health reports straight from an edge get it as their county.
+    node: String,
     store: Arc<Store>,
     /// Queue accepted sightings for this node's own upstream.
     forward: bool,
@@ -33,9 +35,15 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    pub fn new(store: Arc<Store>, forward: bool, queued: Arc<tokio::sync::Notify>) -> Self {
+    pub fn new(
+        node: impl Into<String>,
+        store: Arc<Store>,
+        forward: bool,
+        queued: Arc<tokio::sync::Notify>,
+    ) -> Self {
         let (fresh, _) = broadcast::channel(4096);
         Receiver {
+            node: node.into(),
             store,
             forward,
             fresh,
@@ -80,11 +88,17 @@ impl Receiver {
                 Some(v1::item::Body::Sighting(s)) => {
                     let s = base::Sighting::try_from(s)
                         .map_err(|e| violation(format!("item {}: {e}", item.seq)))?;
-                    items.push((item.seq, s));
+                    items.push((item.seq, Item::Sighting(s)));
                 }
-                // Health reports are carried by the protocol; this tier does not store them
-                // yet, but their sequence numbers still advance the high-water mark.
-                Some(v1::item::Body::Health(_)) | None => {}
+                Some(v1::item::Body::Health(h)) => {
+                    let mut h = base::HealthReport::try_from(h)
+                        .map_err(|e| violation(format!("item {}: {e}", item.seq)))?;
+                    if h.county.is_empty() {
+                        h.county = self.node.clone();
+                    }
+                    items.push((item.seq, Item::Health(h)));
+                }
+                None => return Err(violation(format!("item {} has no body", item.seq))),
             }
         }
         let (store, source_owned, forward) = (self.store.clone(), source.to_owned(), self.forward);
@@ -106,7 +120,9 @@ impl Receiver {
             self.queued.notify_one();
         }
         for i in &outcome.fresh {
-            let _ = self.fresh.send(items[*i].1.clone());
+            if let Item::Sighting(s) = &items[*i].1 {
+                let _ = self.fresh.send(s.clone());
+            }
         }
         tracing::debug!(
             source,

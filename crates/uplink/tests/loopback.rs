@@ -24,7 +24,7 @@ async fn serve(store: Arc<Store>) -> (String, tokio::sync::oneshot::Sender<()>) 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let receiver = Receiver::new(store, false, Arc::new(Notify::new()));
+    let receiver = Receiver::new("county", store, false, Arc::new(Notify::new()));
     tokio::spawn(async move {
         tonic::transport::Server::builder()
             .add_service(receiver.into_server())
@@ -68,10 +68,33 @@ async fn outbox_drains_exactly_once_across_a_restart() {
 
     edge.record("edge-1", (0..20).map(sighting).collect())
         .unwrap();
+    edge.record_health(&base::HealthReport {
+        node: "edge-1".into(),
+        county: String::new(),
+        at_ms: 77,
+        cameras: vec![base::CameraHealth {
+            camera: "cam-1".into(),
+            state: base::CameraState::Online,
+            ..Default::default()
+        }],
+    })
+    .unwrap();
     wake.notify_one();
     wait_for("first 20", || county.stats().unwrap().sightings == 20).await;
+    wait_for("health", || county.cameras().unwrap().len() == 1).await;
+    let cams = county.cameras().unwrap();
+    // The first platform that receives a report names itself its county.
+    assert_eq!(
+        (cams[0].county.as_str(), cams[0].node.as_str()),
+        ("county", "edge-1")
+    );
+    assert_eq!(cams[0].health.state, base::CameraState::Online);
 
-    // The county goes away; the edge keeps recording.
+    // The edge's forwarder stops (as in an edge restart) and the county goes away; the edge
+    // keeps recording meanwhile. (A graceful server shutdown lets an open stream finish, so
+    // the forwarder is stopped first to make the outage real.)
+    shutdown_tx.send(true).unwrap();
+    task.await.unwrap();
     stop.send(()).unwrap();
     edge.record("edge-1", (20..50).map(sighting).collect())
         .unwrap();
@@ -80,15 +103,13 @@ async fn outbox_drains_exactly_once_across_a_restart() {
 
     // It comes back on a new port (same database): everything arrives, nothing twice.
     let (url2, _stop2) = serve(county.clone()).await;
-    shutdown_tx.send(true).unwrap();
-    task.await.unwrap();
     let mut cfg = ForwarderConfig::new("edge-1", url2);
     cfg.batch_size = 7;
     let (_tx, shutdown) = watch::channel(false);
     tokio::spawn(Forwarder::new(cfg, edge.clone(), wake.clone()).run(shutdown));
     wait_for("all 50", || county.stats().unwrap().sightings == 50).await;
     wait_for("outbox empty", || edge.stats().unwrap().outbox_pending == 0).await;
-    assert_eq!(county.high_water("edge-1").unwrap(), 50);
+    assert_eq!(county.high_water("edge-1").unwrap(), 51);
     assert!(stats.items_sent.load(std::sync::atomic::Ordering::Relaxed) >= 20);
     let page = county
         .search(&store::Query {
@@ -100,7 +121,8 @@ async fn outbox_drains_exactly_once_across_a_restart() {
         .unwrap();
     let mut seqs: Vec<_> = page.sightings.iter().map(|s| s.key.seq).collect();
     seqs.sort();
-    assert_eq!(seqs, (1..=50).collect::<Vec<_>>());
+    // Seq 21 was the health report.
+    assert_eq!(seqs, (1..=20).chain(22..=51).collect::<Vec<_>>());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

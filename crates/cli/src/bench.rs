@@ -26,7 +26,17 @@ pub struct Args {
     /// Frames the detector part times.
     #[arg(long, default_value_t = 30)]
     detector_frames: usize,
-    /// Parts to run (comma-separated): decode, live, detector, chain.
+    /// Cameras in the soak run.
+    #[arg(long, default_value_t = 50)]
+    cameras: usize,
+    /// Seconds the soak run lasts.
+    #[arg(long, default_value_t = 180)]
+    soak_seconds: u64,
+    /// Seconds between two injected faults in the soak run.
+    #[arg(long, default_value_t = 15)]
+    fault_every: u64,
+    /// Parts to run (comma-separated): decode, live, detector, chain; and soak (not run by
+    /// default: minutes of many cameras with random server kills and freezes).
     #[arg(long, value_delimiter = ',', default_values_t = ["decode".to_string(), "live".into(), "detector".into(), "chain".into()])]
     only: Vec<String>,
     /// Print JSON instead of a table.
@@ -50,6 +60,7 @@ struct Report {
     chain_decoded_fps: Option<f64>,
     chain_sightings: Option<u64>,
     chain_cpu_percent: Option<f64>,
+    soak: Option<crate::soak::SoakReport>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -91,6 +102,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if wants("chain") {
         progress(&args, "chain: whole edge node, analysis unlimited");
         chain(&clip, args.streams, dur, &mut r)?;
+    }
+    if wants("soak") {
+        if !args.json {
+            eprintln!(
+                "… soak: {} low-resolution cameras for {} s, a random server group killed or frozen every {} s",
+                args.cameras, args.soak_seconds, args.fault_every
+            );
+        }
+        r.soak = Some(crate::soak::run(
+            &clip,
+            args.cameras,
+            Duration::from_secs(args.soak_seconds),
+            Duration::from_secs(args.fault_every),
+            args.json,
+        )?);
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
@@ -143,6 +169,46 @@ fn print_table(r: &Report) {
     if let Some(s) = r.chain_sightings {
         println!("{:<44} {s:>10} sightings", "whole chain, recorded");
     }
+    if let Some(s) = &r.soak {
+        let c = s.cameras;
+        row(
+            &format!("soak, {c} cameras, CPU per camera"),
+            Some(s.cpu_percent_per_camera),
+            "% of a core",
+        );
+        row(
+            "soak, frames delivered",
+            Some(s.frames_per_second_total),
+            "frames/s",
+        );
+        row("soak, faults injected", Some(s.faults_injected as f64), "");
+        row(
+            "soak, reconnect latency p50",
+            s.reconnect_latency_ms_p50,
+            "ms",
+        );
+        row(
+            "soak, reconnect latency p95",
+            s.reconnect_latency_ms_p95,
+            "ms",
+        );
+        row(
+            "soak, reconnect latency max",
+            s.reconnect_latency_ms_max,
+            "ms",
+        );
+        row(
+            "soak, cameras online at the end",
+            Some(s.online_at_end as f64),
+            "",
+        );
+        let rss: Vec<String> = s.rss_mib.iter().map(|m| format!("{m:.0}")).collect();
+        println!(
+            "{:<44} {} MiB",
+            "soak, resident memory every 10 s",
+            rss.join(" ")
+        );
+    }
 }
 
 fn machine() -> String {
@@ -160,7 +226,7 @@ fn machine() -> String {
 }
 
 /// CPU seconds used by this process so far (user + system), from /proc (Linux, 100 Hz ticks).
-fn cpu_seconds() -> f64 {
+pub(crate) fn cpu_seconds() -> f64 {
     std::fs::read_to_string("/proc/self/stat")
         .ok()
         .and_then(|s| {

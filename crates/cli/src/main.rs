@@ -13,6 +13,7 @@ mod demo;
 mod edge;
 mod platform;
 mod search;
+mod soak;
 mod timefmt;
 
 /// Xueliang: video-surveillance ingest and vehicle analytics for city camera networks.
@@ -46,10 +47,12 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
-    init_logging(matches!(
-        cli.command,
-        Command::Demo(_) | Command::Bench(_) | Command::Search(_)
-    ));
+    init_logging(match cli.command {
+        // Measurements print their own table; only errors interrupt it.
+        Command::Bench(_) => "error",
+        Command::Demo(_) | Command::Search(_) | Command::Cameras(_) => "warn",
+        _ => "info",
+    });
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Edge(a) => edge::run(a),
@@ -67,8 +70,7 @@ fn main() {
 
 /// Logs go to stderr; `RUST_LOG` overrides. Interactive commands default to warnings only so
 /// their own output stays readable; services default to info.
-fn init_logging(quiet: bool) {
-    let default = if quiet { "warn" } else { "info" };
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()

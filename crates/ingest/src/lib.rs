@@ -23,6 +23,7 @@ mod pipeline;
 pub mod source;
 mod stats;
 pub mod supervisor;
+mod transcode;
 
 use std::path::PathBuf;
 
@@ -31,6 +32,7 @@ pub use error::{scrub, Error, ErrorKind, Result};
 pub use source::{FrameSource, Pulled, Source, SourceOptions, StreamInfo, Transport};
 pub use stats::{CameraState, CameraStats, StatsSnapshot, HEALTH_WINDOW};
 pub use supervisor::{spawn_camera, CameraEvent, CameraHandle, CameraSpec};
+pub use transcode::transcode_clip;
 
 /// Initialises GStreamer once per process; cheap to call again.
 pub fn init() -> Result<()> {

@@ -232,7 +232,7 @@ pub fn run(
             }
         } else if now >= next_fault {
             let g = (rng.next() % groups_n as u64) as usize;
-            if rng.next() % 2 == 0 {
+            if rng.next().is_multiple_of(2) {
                 groups[g].kill();
                 down = Some((g, "kill", now + Duration::from_secs(3 + rng.next() % 5)));
             } else {

@@ -102,6 +102,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let mut edge_cfg = edge::EdgeConfig::new("edge-1", county.url());
         edge_cfg.database = Some(dir.join("edge-1.sqlite"));
         edge_cfg.analysis_fps = args.analysis_fps;
+        edge_cfg.health_interval_s = 5;
         for spec in &specs {
             edge_cfg.cameras.push(edge::CameraConfig {
                 id: spec.name.clone(),
@@ -112,7 +113,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         let mut arrivals = city.subscribe();
         let edge = edge::Edge::start(edge_cfg).await?;
-        banner(&args, &cameras, &specs, &county, &city, &dir);
+        banner(
+            &args,
+            &cameras,
+            &specs,
+            &county,
+            &city,
+            &edge.http_url(),
+            &dir,
+        );
 
         let started = Instant::now();
         let deadline = (args.seconds > 0).then(|| tokio::time::Instant::now() + Duration::from_secs(args.seconds));
@@ -169,6 +178,7 @@ fn banner(
     specs: &[ingest::ClipSpec],
     county: &platform::Platform,
     city: &platform::Platform,
+    edge_http: &str,
     dir: &std::path::Path,
 ) {
     println!("Xueliang demo: the whole system on this machine, all on 127.0.0.1");
@@ -194,12 +204,22 @@ fn banner(
         county.url()
     );
     println!(
-        "  city     {}  stores sightings in SQLite; try, in another terminal:",
+        "  city     {}  stores sightings and camera health in SQLite",
         city.url()
     );
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "xueliang".into());
+    println!("  try, in another terminal:");
     println!(
-        "             xueliang search --server {} --from -10m",
+        "           {exe} search --server {} --from -10m",
         city.url()
+    );
+    println!("           {exe} cameras --server {} --all", city.url());
+    println!(
+        "           curl {}/metrics    (the edge's: {}/metrics)",
+        city.http_url(),
+        edge_http
     );
     println!("  data     {}", dir.display());
     println!();
@@ -273,6 +293,19 @@ fn summary(
         "  {:<10} {:>10} {:>20} {:>6}",
         "edge-1", edge.recorded, edge.outbox_pending, edge.outbox_shed
     );
+    for p in [county, city] {
+        if let Ok(rows) = p.store().cameras() {
+            let online = rows
+                .iter()
+                .filter(|r| r.health.state == base::CameraState::Online)
+                .count();
+            println!(
+                "  {:<10} cameras online in the last health report: {online} of {}",
+                p.node(),
+                rows.len()
+            );
+        }
+    }
     for p in [county, city] {
         match p.stats() {
             Ok(s) => println!(

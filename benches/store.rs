@@ -34,7 +34,9 @@ fn bench(c: &mut Criterion) {
                 .collect();
             let last = next + 256;
             next = last;
-            store.append("edge-1", &batch, last, 0, true).unwrap()
+            store
+                .append(&store::Batch::new("edge-1", &batch, last), true)
+                .unwrap()
         })
     });
 
@@ -45,7 +47,8 @@ fn bench(c: &mut Criterion) {
             .map(|i| (i + 1, store::Item::Sighting(sighting(*i))))
             .collect();
         let last = batch.last().unwrap().0;
-        big.append("edge-1", &batch, last, 0, false).unwrap();
+        big.append(&store::Batch::new("edge-1", &batch, last), false)
+            .unwrap();
     }
     let q = store::Query {
         from_ms: 1_700_000_000_000 + 3_600_000,

@@ -7,6 +7,7 @@
 mod frame;
 mod health;
 pub mod metrics;
+pub mod plate;
 mod sighting;
 mod vocab;
 

@@ -31,6 +31,17 @@ pub struct PlatformConfig {
     /// Default 60.
     #[serde(default = "default_stale_after_s")]
     pub health_stale_after_s: u64,
+    /// Node ids allowed to push here (edges for a county, counties for a city); others are
+    /// refused with PermissionDenied. Default: empty, any source.
+    #[serde(default)]
+    pub allowed_sources: Vec<String>,
+    /// Items dated more than this many seconds ahead of this node's clock are quarantined.
+    /// Default 300.
+    #[serde(default = "default_max_future_s")]
+    pub max_future_s: u64,
+    /// Items older than this many days (the retention) are quarantined. Default 30.
+    #[serde(default = "default_max_age_days")]
+    pub max_age_days: u64,
 }
 
 fn default_listen() -> SocketAddr {
@@ -49,6 +60,14 @@ fn default_stale_after_s() -> u64 {
     60
 }
 
+fn default_max_future_s() -> u64 {
+    300
+}
+
+fn default_max_age_days() -> u64 {
+    30
+}
+
 impl PlatformConfig {
     /// A config with defaults for everything but the node id.
     pub fn new(node: impl Into<String>) -> Self {
@@ -60,6 +79,9 @@ impl PlatformConfig {
             outbox_capacity: default_outbox_capacity(),
             http_listen: default_http_listen(),
             health_stale_after_s: default_stale_after_s(),
+            allowed_sources: Vec::new(),
+            max_future_s: default_max_future_s(),
+            max_age_days: default_max_age_days(),
         }
     }
 
@@ -67,6 +89,15 @@ impl PlatformConfig {
         self.database
             .clone()
             .unwrap_or_else(|| PathBuf::from(format!("{}.sqlite", self.node)))
+    }
+
+    /// The receiver's admission rules from this config.
+    pub fn admission(&self) -> uplink::Admission {
+        uplink::Admission {
+            allowed_sources: self.allowed_sources.clone(),
+            max_future_ms: self.max_future_s.saturating_mul(1000) as i64,
+            max_age_ms: self.max_age_days.saturating_mul(86_400_000) as i64,
+        }
     }
 
     pub fn validate(&self) -> Result<(), crate::Error> {

@@ -76,7 +76,8 @@ impl Platform {
             store.clone(),
             cfg.upstream.is_some(),
             queued.clone(),
-        );
+        )
+        .with_admission(cfg.admission());
         let search = SearchService::new(cfg.node.clone(), store.clone());
         let health = HealthService::new(store.clone(), cfg.health_stale_after_s as i64 * 1000);
         let mut tasks = Vec::new();

@@ -109,6 +109,7 @@ impl Search for SearchService {
                     source: x.source,
                     high_water: x.high_water,
                     shed_total: x.shed_total,
+                    rejected_total: x.rejected_total,
                 })
                 .collect(),
             outbox_pending: s.outbox_pending,

@@ -185,10 +185,7 @@ mod tests {
         let old = report("e1", 1000, &[("a", CameraState::Offline)]);
         store
             .append(
-                "e1",
-                &[(1, Item::Health(new)), (2, Item::Health(old))],
-                2,
-                0,
+                &crate::Batch::new("e1", &[(1, Item::Health(new)), (2, Item::Health(old))], 2),
                 false,
             )
             .unwrap();

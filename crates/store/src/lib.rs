@@ -18,4 +18,4 @@ pub use error::Error;
 pub use health::CameraRow;
 pub use item::Item;
 pub use query::{Cursor, Page, Query};
-pub use sqlite::{AppendOutcome, OutboxItem, SourceStat, Stats, Store};
+pub use sqlite::{AppendOutcome, Batch, OutboxItem, SourceStat, Stats, Store};

@@ -39,10 +39,19 @@ CREATE INDEX IF NOT EXISTS sightings_time ON sightings (pass_time);
 CREATE INDEX IF NOT EXISTS sightings_camera_time ON sightings (camera, pass_time);
 CREATE INDEX IF NOT EXISTS sightings_class_time ON sightings (class, pass_time);
 CREATE TABLE IF NOT EXISTS sources (
-    source     TEXT PRIMARY KEY,
-    high_water INTEGER NOT NULL,
-    shed_total INTEGER NOT NULL DEFAULT 0
+    source         TEXT PRIMARY KEY,
+    high_water     INTEGER NOT NULL,
+    shed_total     INTEGER NOT NULL DEFAULT 0,
+    rejected_total INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS rejected (
+    source TEXT    NOT NULL,
+    seq    INTEGER NOT NULL,
+    reason TEXT    NOT NULL,
+    at_ms  INTEGER NOT NULL,
+    body   TEXT    NOT NULL,
+    PRIMARY KEY (source, seq)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS outbox (
     seq  INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL,
@@ -78,10 +87,39 @@ pub struct AppendOutcome {
     pub duplicates: u64,
     /// Health reports applied.
     pub health_reports: u64,
+    /// Items put in quarantine by this call.
+    pub rejected: u64,
     /// The source's high-water mark after the append: ack through this.
     pub high_water: u64,
     /// Outbox items shed to stay within capacity by this call.
     pub shed: u64,
+}
+
+/// A batch received from one source.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch<'a> {
+    pub source: &'a str,
+    /// (source sequence, item), increasing.
+    pub items: &'a [(u64, Item)],
+    /// Items the receiver refused (sequence, reason, item): quarantined and counted.
+    pub rejected: &'a [(u64, String, Item)],
+    /// Last sequence number of the batch.
+    pub through: u64,
+    /// Items the source says it shed, ever.
+    pub shed_total: u64,
+}
+
+impl<'a> Batch<'a> {
+    /// A batch with nothing rejected and nothing shed.
+    pub fn new(source: &'a str, items: &'a [(u64, Item)], through: u64) -> Self {
+        Batch {
+            source,
+            items,
+            rejected: &[],
+            through,
+            shed_total: 0,
+        }
+    }
 }
 
 /// One item this node still owes its upstream.
@@ -97,6 +135,8 @@ pub struct SourceStat {
     pub source: String,
     pub high_water: u64,
     pub shed_total: u64,
+    /// Items refused by admission checks (kept in quarantine).
+    pub rejected_total: u64,
 }
 
 /// Totals for operators.
@@ -227,19 +267,15 @@ impl Store {
         Ok(out)
     }
 
-    /// Stores a batch received from `source`, skipping items at or below its high-water mark
+    /// Stores a batch received from a source, skipping items at or below its high-water mark
     /// and sightings already stored by key; health reports replace the cameras' previous
-    /// state. When `forward` is set, what is new is queued in this node's outbox for its own
-    /// upstream, in the same transaction. `through` is the last sequence number of the batch;
-    /// the high-water mark becomes at least that.
-    pub fn append(
-        &self,
-        source: &str,
-        items: &[(u64, Item)],
-        through: u64,
-        shed_total: u64,
-        forward: bool,
-    ) -> Result<AppendOutcome, Error> {
+    /// state; items refused by the receiver's admission checks go to quarantine (table
+    /// `rejected`, counted per source), never onward. When `forward` is set, what is new is
+    /// queued in this node's outbox for its own upstream. One transaction; afterwards the
+    /// source's high-water mark is at least `batch.through`.
+    pub fn append(&self, batch: &Batch<'_>, forward: bool) -> Result<AppendOutcome, Error> {
+        let (source, items, through, shed_total) =
+            (batch.source, batch.items, batch.through, batch.shed_total);
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(self.sql("begin append"))?;
         let mut hw: u64 = tx
@@ -251,6 +287,20 @@ impl Store {
             .optional()
             .map_err(self.sql("read high-water mark"))?
             .unwrap_or(0) as u64;
+        let mut rejected = 0i64;
+        for (seq, reason, item) in batch.rejected {
+            if *seq <= hw {
+                continue;
+            }
+            let n = tx
+                .execute(
+                    "INSERT OR IGNORE INTO rejected (source, seq, reason, at_ms, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![source, *seq as i64, reason, base::now_ms(), to_json(item)],
+                )
+                .map_err(self.sql("quarantine"))?;
+            rejected += n as i64;
+        }
         let mut outcome = AppendOutcome::default();
         for (i, (seq, item)) in items.iter().enumerate() {
             if *seq <= hw {
@@ -287,10 +337,12 @@ impl Store {
         }
         hw = hw.max(through);
         tx.execute(
-            "INSERT INTO sources (source, high_water, shed_total) VALUES (?1, ?2, ?3)
+            "INSERT INTO sources (source, high_water, shed_total, rejected_total)
+             VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(source) DO UPDATE SET high_water = excluded.high_water,
-                 shed_total = max(shed_total, excluded.shed_total)",
-            params![source, hw as i64, shed_total as i64],
+                 shed_total = max(shed_total, excluded.shed_total),
+                 rejected_total = rejected_total + excluded.rejected_total",
+            params![source, hw as i64, shed_total as i64, rejected],
         )
         .map_err(self.sql("update high-water mark"))?;
         if forward {
@@ -298,6 +350,7 @@ impl Store {
         }
         tx.commit().map_err(self.sql("commit append"))?;
         outcome.high_water = hw;
+        outcome.rejected = rejected as u64;
         Ok(outcome)
     }
 
@@ -387,7 +440,9 @@ impl Store {
             count("SELECT count(*) FROM outbox").map_err(self.sql("stats"))? as u64;
         let outbox_shed_total = meta(&conn, "shed_total").map_err(self.sql("stats"))?;
         let mut stmt = conn
-            .prepare("SELECT source, high_water, shed_total FROM sources ORDER BY source")
+            .prepare(
+                "SELECT source, high_water, shed_total, rejected_total FROM sources ORDER BY source",
+            )
             .map_err(self.sql("stats"))?;
         let sources = stmt
             .query_map([], |r| {
@@ -395,6 +450,7 @@ impl Store {
                     source: r.get(0)?,
                     high_water: r.get::<_, i64>(1)? as u64,
                     shed_total: r.get::<_, i64>(2)? as u64,
+                    rejected_total: r.get::<_, i64>(3)? as u64,
                 })
             })
             .map_err(self.sql("stats"))?
@@ -523,10 +579,14 @@ mod tests {
             .map(|s| (s.key.seq, Item::Sighting(s.clone())))
             .collect();
         let county = Store::open_in_memory().unwrap();
-        let first = county.append("edge-1", &batch[..3], 3, 0, true).unwrap();
+        let first = county
+            .append(&Batch::new("edge-1", &batch[..3], 3), true)
+            .unwrap();
         assert_eq!((first.inserted, first.high_water), (3, 3));
         // A replay after a lost ack overlaps what was committed.
-        let replay = county.append("edge-1", &batch, 5, 0, true).unwrap();
+        let replay = county
+            .append(&Batch::new("edge-1", &batch, 5), true)
+            .unwrap();
         assert_eq!(
             (replay.inserted, replay.duplicates, replay.high_water),
             (2, 3, 5)

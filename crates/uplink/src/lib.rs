@@ -6,10 +6,12 @@
 //! before acking; the forwarder deletes what was acked. Any outage or crash on either side only
 //! causes a resend from the last ack, which the receiver skips.
 
+mod admission;
 mod error;
 mod forwarder;
 mod receiver;
 
+pub use admission::Admission;
 pub use error::Error;
 pub use forwarder::{Forwarder, ForwarderConfig, ForwarderStats};
 pub use receiver::{Receiver, MAX_BATCH_ITEMS};

@@ -16,7 +16,7 @@ use tokio::sync::broadcast;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::Error;
+use crate::{Admission, Error};
 
 /// Largest batch a receiver takes; a source sends a few hundred at a time.
 pub const MAX_BATCH_ITEMS: usize = 10_000;
@@ -26,6 +26,7 @@ pub const MAX_BATCH_ITEMS: usize = 10_000;
 pub struct Receiver {
     /// This node's id: health reports straight from an edge get it as their county.
     node: String,
+    admission: Arc<Admission>,
     store: Arc<Store>,
     /// Queue accepted sightings for this node's own upstream.
     forward: bool,
@@ -44,11 +45,18 @@ impl Receiver {
         let (fresh, _) = broadcast::channel(4096);
         Receiver {
             node: node.into(),
+            admission: Arc::new(Admission::default()),
             store,
             forward,
             fresh,
             queued,
         }
+    }
+
+    /// Replaces the default admission rules (any source, ±5 min / 30 days).
+    pub fn with_admission(mut self, admission: Admission) -> Self {
+        self.admission = Arc::new(admission);
+        self
     }
 
     /// Sightings that were new here, as they are committed.
@@ -75,6 +83,8 @@ impl Receiver {
             )));
         }
         let mut items = Vec::with_capacity(batch.items.len());
+        let mut rejected = Vec::new();
+        let now = base::now_ms();
         let mut last = 0;
         for item in batch.items {
             if item.seq <= last {
@@ -88,7 +98,10 @@ impl Receiver {
                 Some(v1::item::Body::Sighting(s)) => {
                     let s = base::Sighting::try_from(s)
                         .map_err(|e| violation(format!("item {}: {e}", item.seq)))?;
-                    items.push((item.seq, Item::Sighting(s)));
+                    match self.admission.sighting(&s, now) {
+                        Ok(()) => items.push((item.seq, Item::Sighting(s))),
+                        Err(why) => rejected.push((item.seq, why, Item::Sighting(s))),
+                    }
                 }
                 Some(v1::item::Body::Health(h)) => {
                     let mut h = base::HealthReport::try_from(h)
@@ -96,19 +109,28 @@ impl Receiver {
                     if h.county.is_empty() {
                         h.county = self.node.clone();
                     }
-                    items.push((item.seq, Item::Health(h)));
+                    match self.admission.health(&h, now) {
+                        Ok(()) => items.push((item.seq, Item::Health(h))),
+                        Err(why) => rejected.push((item.seq, why, Item::Health(h))),
+                    }
                 }
                 None => return Err(violation(format!("item {} has no body", item.seq))),
             }
         }
         let (store, source_owned, forward) = (self.store.clone(), source.to_owned(), self.forward);
         let ack_through = last;
+        for (seq, why, _) in &rejected {
+            tracing::warn!(%source, seq, reason = %why, "item quarantined");
+        }
         let outcome = tokio::task::spawn_blocking(move || {
             let out = store.append(
-                &source_owned,
-                &items,
-                ack_through,
-                batch.shed_total,
+                &store::Batch {
+                    source: &source_owned,
+                    items: &items,
+                    rejected: &rejected,
+                    through: ack_through,
+                    shed_total: batch.shed_total,
+                },
                 forward,
             )?;
             Ok::<_, store::Error>((out, items))
@@ -162,6 +184,10 @@ impl Uplink for Receiver {
                 .into())
             }
         };
+        if let Err(why) = self.admission.source(&source) {
+            tracing::warn!(%source, %peer, "uplink refused: {why}");
+            return Err(Status::permission_denied(why));
+        }
         let hw = {
             let store = self.store.clone();
             let s = source.clone();

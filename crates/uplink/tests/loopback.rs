@@ -7,13 +7,17 @@ use std::time::Duration;
 use proto::v1;
 use store::Store;
 use tokio::sync::{watch, Notify};
-use xueliang_uplink::{Forwarder, ForwarderConfig, Receiver};
+use xueliang_uplink::{Admission, Forwarder, ForwarderConfig, Receiver};
 
+/// A plausible sighting `t` ms after the start of this minute-ago window.
 fn sighting(t: i64) -> base::Sighting {
+    let at = base::now_ms() - 60_000 + t;
     base::Sighting {
         camera: "cam-1".into(),
         device_id: "cam-1".into(),
-        pass_time_ms: t,
+        pass_time_ms: at,
+        first_seen_ms: at,
+        last_seen_ms: at,
         class: base::VehicleClass::Car,
         ..Default::default()
     }
@@ -21,10 +25,18 @@ fn sighting(t: i64) -> base::Sighting {
 
 /// Serves a receiver over `store` on a fresh loopback port until `stop` fires.
 async fn serve(store: Arc<Store>) -> (String, tokio::sync::oneshot::Sender<()>) {
+    serve_with(store, Admission::default()).await
+}
+
+async fn serve_with(
+    store: Arc<Store>,
+    admission: Admission,
+) -> (String, tokio::sync::oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let receiver = Receiver::new("county", store, false, Arc::new(Notify::new()));
+    let receiver =
+        Receiver::new("county", store, false, Arc::new(Notify::new())).with_admission(admission);
     tokio::spawn(async move {
         tonic::transport::Server::builder()
             .add_service(receiver.into_server())
@@ -71,7 +83,7 @@ async fn outbox_drains_exactly_once_across_a_restart() {
     edge.record_health(&base::HealthReport {
         node: "edge-1".into(),
         county: String::new(),
-        at_ms: 77,
+        at_ms: base::now_ms(),
         cameras: vec![base::CameraHealth {
             camera: "cam-1".into(),
             state: base::CameraState::Online,
@@ -114,7 +126,7 @@ async fn outbox_drains_exactly_once_across_a_restart() {
     let page = county
         .search(&store::Query {
             from_ms: 0,
-            to_ms: 100,
+            to_ms: i64::MAX,
             limit: 100,
             ..Default::default()
         })
@@ -174,6 +186,46 @@ async fn malformed_streams_are_refused() {
     );
     assert_eq!(county.stats().unwrap().sightings, 0);
 
+    // A well-formed sighting that cannot be true (pass time a day ahead) is quarantined:
+    // acked (the source is not blocked), counted, not stored with the others.
+    let mut future = sighting(0);
+    future.pass_time_ms += 86_400_000;
+    future.last_seen_ms = future.pass_time_ms;
+    let batch = |seq, s: &base::Sighting| v1::PushRequest {
+        msg: Some(v1::push_request::Msg::Batch(v1::Batch {
+            items: vec![v1::Item {
+                seq,
+                body: Some(v1::item::Body::Sighting(s.into())),
+            }],
+            shed_total: 0,
+        })),
+    };
+    let mut keyed = sighting(1);
+    keyed.key = base::SightingKey {
+        origin: "edge-x".into(),
+        seq: 2,
+    };
+    future.key = base::SightingKey {
+        origin: "edge-x".into(),
+        seq: 1,
+    };
+    let mut acks = client
+        .push(tokio_stream::iter(vec![
+            hello.clone(),
+            batch(1, &future),
+            batch(2, &keyed),
+        ]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(acks.message().await.unwrap().unwrap().acked_through, 0);
+    assert_eq!(acks.message().await.unwrap().unwrap().acked_through, 1);
+    assert_eq!(acks.message().await.unwrap().unwrap().acked_through, 2);
+    let stats = county.stats().unwrap();
+    assert_eq!(stats.sightings, 1, "only the plausible one is stored");
+    let src = stats.sources.iter().find(|s| s.source == "edge-x").unwrap();
+    assert_eq!((src.high_water, src.rejected_total), (2, 1));
+
     // An oversized message (over 4 MiB) is refused by the transport, not buffered.
     let huge = v1::PushRequest {
         msg: Some(v1::push_request::Msg::Hello(v1::Hello {
@@ -185,4 +237,36 @@ async fn malformed_streams_are_refused() {
         Ok(resp) => resp.into_inner().message().await.unwrap_err(),
     };
     assert_eq!(status.code(), tonic::Code::OutOfRange, "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_sources_are_refused() {
+    let county = Arc::new(Store::open_in_memory().unwrap());
+    let admission = Admission {
+        allowed_sources: vec!["edge-1".into()],
+        ..Default::default()
+    };
+    let (url, _stop) = serve_with(county.clone(), admission).await;
+    let mut client = v1::uplink_client::UplinkClient::connect(url).await.unwrap();
+    let hello = |source: &str| v1::PushRequest {
+        msg: Some(v1::push_request::Msg::Hello(v1::Hello {
+            source: source.into(),
+        })),
+    };
+    let status = client
+        .push(tokio_stream::iter(vec![hello("intruder")]))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::PermissionDenied);
+    assert!(
+        status.message().contains("intruder"),
+        "{}",
+        status.message()
+    );
+    let mut acks = client
+        .push(tokio_stream::iter(vec![hello("edge-1")]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(acks.message().await.unwrap().unwrap().acked_through, 0);
 }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use base::{CameraHealth, HealthReport};
 use crossbeam_channel::Sender;
-use ingest::{CameraEvent, CameraHandle, CameraSpec, CameraStats};
+use ingest::{CameraEvent, CameraHandle, CameraSpec, CameraStats, QualityConfig, QualityMonitor};
 
 use crate::analysis::{Lane, LaneCmd};
 use crate::mailbox::Mailbox;
@@ -41,6 +41,8 @@ struct Slot {
     /// Kept apart from the handle so the counters outlive a stopped camera.
     stats: Option<Arc<CameraStats>>,
     reason: Arc<Mutex<String>>,
+    /// Video quality diagnosis, fed by the camera thread (a sample every few hundred ms).
+    quality: Arc<Mutex<QualityMonitor>>,
 }
 
 /// What [`Cameras::apply`] changed.
@@ -55,14 +57,16 @@ pub(crate) struct Cameras {
     node: String,
     slots: Vec<Slot>,
     lanes: Sender<LaneCmd>,
+    quality: QualityConfig,
 }
 
 impl Cameras {
-    pub fn new(node: &str, lanes: Sender<LaneCmd>) -> Self {
+    pub fn new(node: &str, lanes: Sender<LaneCmd>, quality: QualityConfig) -> Self {
         Cameras {
             node: node.to_owned(),
             slots: Vec::new(),
             lanes,
+            quality,
         }
     }
 
@@ -101,11 +105,17 @@ impl Cameras {
     fn start(&self, c: &CameraConfig) -> Slot {
         let mailbox = Arc::new(Mailbox::default());
         let reason = Arc::new(Mutex::new(String::new()));
+        let quality = Arc::new(Mutex::new(QualityMonitor::new(&c.id, self.quality.clone())));
         let handle = match c
             .resolved_url()
             .and_then(|url| CameraSpec::new(c.id.clone(), &url).map_err(|e| e.to_string()))
         {
-            Ok(spec) => Some(spawn(spec, mailbox.clone(), reason.clone())),
+            Ok(spec) => Some(spawn(
+                spec,
+                mailbox.clone(),
+                reason.clone(),
+                quality.clone(),
+            )),
             Err(e) => {
                 tracing::error!(node = %self.node, camera = %c.id, error = %e, "camera not started");
                 *reason.lock().unwrap_or_else(|p| p.into_inner()) = e;
@@ -123,6 +133,7 @@ impl Cameras {
             stats: handle.as_ref().map(|h| h.stats().clone()),
             handle,
             reason,
+            quality,
         }
     }
 
@@ -215,7 +226,12 @@ impl Cameras {
                     width: info.as_ref().map_or(0, |i| i.width),
                     height: info.as_ref().map_or(0, |i| i.height),
                     clock_skew_ms: snap.clock_skew_ms,
-                    diagnoses: Vec::new(),
+                    // A camera that delivers no frames has no picture to judge.
+                    diagnoses: if state == base::CameraState::Online {
+                        diagnoses(&c.quality)
+                    } else {
+                        Vec::new()
+                    },
                 }
             })
             .collect();
@@ -228,8 +244,43 @@ impl Cameras {
     }
 }
 
-fn spawn(spec: CameraSpec, mailbox: Arc<Mailbox>, reason: Arc<Mutex<String>>) -> CameraHandle {
-    let sink = move |frame| mailbox.put(frame);
+fn diagnoses(quality: &Mutex<QualityMonitor>) -> Vec<base::Diagnosis> {
+    quality
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .active()
+        .into_iter()
+        .map(|d| base::Diagnosis {
+            kind: d.kind.name().to_owned(),
+            score: d.score.unwrap_or(0.0),
+            threshold: d.threshold,
+            since_ms: d.since_ms.unwrap_or(0),
+        })
+        .collect()
+}
+
+fn spawn(
+    spec: CameraSpec,
+    mailbox: Arc<Mailbox>,
+    reason: Arc<Mutex<String>>,
+    quality: Arc<Mutex<QualityMonitor>>,
+) -> CameraHandle {
+    let camera = spec.id.clone();
+    let sink = move |frame: base::Frame| {
+        // Cheap between samples (a time comparison); a sample is ~0.15 ms.
+        let events = quality
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(&frame);
+        for e in events {
+            if e.raised() {
+                tracing::warn!(%camera, kind = %e.kind(), score = ?e.diagnosis.score, "video quality problem");
+            } else {
+                tracing::info!(%camera, kind = %e.kind(), "video quality problem cleared");
+            }
+        }
+        mailbox.put(frame)
+    };
     // The supervisor logs state changes; here they only feed the node's reports.
     let events = move |ev: CameraEvent| {
         let mut r = reason.lock().unwrap_or_else(|p| p.into_inner());

@@ -31,6 +31,10 @@ pub struct EdgeConfig {
     pub http_listen: std::net::SocketAddr,
     #[serde(default)]
     pub detector: DetectorSection,
+    /// Video quality diagnosis thresholds and timings (`[edge.quality]`); see
+    /// `ingest::QualityConfig` for every field and its default.
+    #[serde(default)]
+    pub quality: ingest::QualityConfig,
     /// The cameras this node pulls. At least one.
     #[serde(default, rename = "camera")]
     pub cameras: Vec<CameraConfig>,
@@ -111,6 +115,7 @@ impl EdgeConfig {
             health_interval_s: default_health_interval_s(),
             http_listen: default_http_listen(),
             detector: DetectorSection::default(),
+            quality: ingest::QualityConfig::default(),
             cameras: Vec::new(),
         }
     }

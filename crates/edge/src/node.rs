@@ -188,7 +188,7 @@ impl Edge {
             detector_ms: detector_ms.clone(),
         };
         let analysis = spawn(&node, "analysis", move || analysis.run())?;
-        let mut cameras = Cameras::new(&node, lane_tx);
+        let mut cameras = Cameras::new(&node, lane_tx, cfg.quality.clone());
         cameras.apply(&cfg.cameras);
         let shared = Shared {
             node: node.clone(),

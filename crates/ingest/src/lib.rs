@@ -11,6 +11,10 @@
 //!   RTSP runs over TCP, UDP or UDP-then-TCP ([`Transport`] in [`SourceOptions`]).
 //! - [`camera`]: simulated cameras, real H.264 clips looped over RTSP by an in-process
 //!   gstreamer-rtsp-server, for demos, benchmarks and tests.
+//!   It also serves fault patterns (black, snow, no signal, frozen, blurred, moved, dark,
+//!   tinted, covered) as H.264 or H.265.
+//! - [`quality`]: video quality diagnosis, sans-IO: decoded frames in, raised and cleared
+//!   diagnoses (no signal, frozen, blur, occlusion, scene change, …) out.
 //!
 //! Invariants: a camera password never reaches a log line or an error message (URLs go
 //! through [`base::redact_url`], GStreamer text through [`scrub`]); a failing camera never
@@ -20,6 +24,7 @@
 pub mod camera;
 mod error;
 mod pipeline;
+pub mod quality;
 pub mod source;
 mod stats;
 pub mod supervisor;
@@ -28,7 +33,9 @@ mod transcode;
 use std::path::PathBuf;
 
 pub use camera::{CameraServer, Clip, ClipSpec};
+pub use camera::{Codec, Pattern};
 pub use error::{scrub, Error, ErrorKind, Result};
+pub use quality::{Diagnosis, QualityConfig, QualityEvent, QualityKind, QualityMonitor};
 pub use source::{FrameSource, Pulled, Source, SourceOptions, StreamInfo, Transport};
 pub use stats::{CameraState, CameraStats, StatsSnapshot, HEALTH_WINDOW};
 pub use supervisor::{spawn_camera, CameraEvent, CameraHandle, CameraSpec};

@@ -294,19 +294,6 @@ fn summary(
         "edge-1", edge.recorded, edge.outbox_pending, edge.outbox_shed
     );
     for p in [county, city] {
-        if let Ok(rows) = p.store().cameras() {
-            let online = rows
-                .iter()
-                .filter(|r| r.health.state == base::CameraState::Online)
-                .count();
-            println!(
-                "  {:<10} cameras online in the last health report: {online} of {}",
-                p.node(),
-                rows.len()
-            );
-        }
-    }
-    for p in [county, city] {
         match p.stats() {
             Ok(s) => println!(
                 "  {:<10} {:>10} {:>20} {:>6}",
@@ -320,6 +307,19 @@ fn summary(
                 s.stats.outbox_shed_total
             ),
             Err(e) => println!("  {:<10} stats unavailable: {e}", p.node()),
+        }
+    }
+    for p in [county, city] {
+        if let Ok(rows) = p.store().cameras() {
+            let online = rows
+                .iter()
+                .filter(|r| r.health.state == base::CameraState::Online)
+                .count();
+            println!(
+                "  {:<10} cameras online in its last health report: {online} of {}",
+                p.node(),
+                rows.len()
+            );
         }
     }
 }

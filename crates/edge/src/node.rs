@@ -40,6 +40,8 @@ pub struct EdgeStats {
 #[derive(Clone)]
 pub(crate) struct Shared {
     pub node: String,
+    /// Set when shutdown begins: stopped cameras are not news for the operators.
+    pub stopping: Arc<AtomicBool>,
     pub store: Arc<Store>,
     pub cameras: Arc<Mutex<Cameras>>,
     pub forwarder: Arc<ForwarderStats>,
@@ -192,6 +194,7 @@ impl Edge {
         cameras.apply(&cfg.cameras);
         let shared = Shared {
             node: node.clone(),
+            stopping: Arc::new(AtomicBool::new(false)),
             store,
             cameras: Arc::new(Mutex::new(cameras)),
             forwarder: forwarder_stats,
@@ -269,6 +272,7 @@ impl Edge {
     /// time, then stops forwarding after giving the outbox up to `drain` to empty. What is
     /// left stays in the outbox for the next start.
     pub async fn shutdown(mut self, drain: Duration) -> EdgeStats {
+        self.shared.stopping.store(true, Relaxed);
         tokio::task::block_in_place(|| lock(&self.shared.cameras).stop_all());
         self.stop.store(true, Relaxed);
         for t in [self.analysis.take(), self.recorder.take()]
@@ -307,6 +311,9 @@ async fn report_health(
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.wait_for(|s| *s) => return,
+        }
+        if shared.stopping.load(Relaxed) {
+            return;
         }
         let s = shared.clone();
         let done = tokio::task::spawn_blocking(move || {

@@ -803,4 +803,124 @@ mod tests {
             "{e}"
         );
     }
+
+    /// Weak references to a pipeline and everything built into it by now: every element,
+    /// those inside rtspsrc and decodebin included (rtpbin, jitter buffer, parser, decoder),
+    /// every pad, and the bus.
+    fn everything_in(src: &FrameSource) -> Vec<(String, gst::glib::WeakRef<gst::Object>)> {
+        let mut all = vec![
+            (
+                "pipeline".to_owned(),
+                src.pipeline.upcast_ref::<gst::Object>().downgrade(),
+            ),
+            (
+                "bus".to_owned(),
+                src.bus.upcast_ref::<gst::Object>().downgrade(),
+            ),
+        ];
+        for e in src.pipeline.iterate_recurse().into_iter().flatten() {
+            for pad in e.iterate_pads().into_iter().flatten() {
+                let name = format!("{}:{}", e.name(), pad.name());
+                all.push((name, pad.upcast_ref::<gst::Object>().downgrade()));
+            }
+            all.push((e.name().to_string(), e.upcast::<gst::Object>().downgrade()));
+        }
+        all
+    }
+
+    /// Drops `src` and checks that nothing of its pipeline outlives it (a reference cycle
+    /// through a signal handler, probe, callback or bus handler would keep it all alive).
+    fn assert_torn_down(
+        what: &str,
+        src: FrameSource,
+        mut seen: Vec<(String, gst::glib::WeakRef<gst::Object>)>,
+    ) {
+        seen.extend(everything_in(&src));
+        assert!(seen.len() > 10, "{what}: only {} objects", seen.len());
+        drop(src);
+        // Teardown is synchronous; the grace period only absorbs a streaming thread that
+        // still holds a reference for a moment.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            seen.retain(|(_, w)| w.upgrade().is_some());
+            if seen.is_empty() || Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let alive: Vec<&str> = seen.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(
+            alive.is_empty(),
+            "{what}: still alive after drop: {alive:?}"
+        );
+    }
+
+    /// Pulls until a frame, an error or EOS; `None` on timeout.
+    fn pull_until_event(src: &mut FrameSource, within: Duration) -> Option<Result<Pulled>> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            match src.pull(Duration::from_millis(100)) {
+                Ok(Pulled::Timeout) => {}
+                other => return Some(other),
+            }
+        }
+        None
+    }
+
+    fn open_rtsp(url: &str) -> FrameSource {
+        let source = Source::Rtsp { url: url.into() };
+        FrameSource::open(
+            "teardown",
+            &source,
+            &SourceOptions::default(),
+            Arc::default(),
+        )
+        .unwrap()
+    }
+
+    /// Every way a connection attempt ends, and each one frees everything the attempt built:
+    /// a refused connection, a server that accepts and never answers (dropped while rtspsrc
+    /// waits for it, as the watchdog does), a stream dropped while playing, and a stream whose
+    /// server died (EOS).
+    #[test]
+    fn every_ended_attempt_frees_its_whole_pipeline() {
+        crate::init().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut refused = open_rtsp(&format!("rtsp://127.0.0.1:{port}/x"));
+        let r = pull_until_event(&mut refused, Duration::from_secs(5));
+        assert!(matches!(r, Some(Err(Error::Connect { .. }))), "{r:?}");
+        assert_torn_down("refused", refused, Vec::new());
+
+        let mute = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("rtsp://127.0.0.1:{}/x", mute.local_addr().unwrap().port());
+        let mut waiting = open_rtsp(&url);
+        let r = pull_until_event(&mut waiting, Duration::from_millis(500));
+        assert!(r.is_none(), "{r:?}");
+        assert_torn_down("mute server", waiting, Vec::new());
+
+        let clip = crate::ClipSpec::new("c", crate::testutil::clip_path());
+        let server = crate::CameraServer::start(&[clip], 0).unwrap();
+        let mut playing = open_rtsp(&server.url("c"));
+        let r = pull_until_event(&mut playing, Duration::from_secs(10));
+        assert!(matches!(r, Some(Ok(Pulled::Frame(_)))), "{r:?}");
+        assert_torn_down("playing", playing, Vec::new());
+
+        let mut ended = open_rtsp(&server.url("c"));
+        let r = pull_until_event(&mut ended, Duration::from_secs(10));
+        assert!(matches!(r, Some(Ok(Pulled::Frame(_)))), "{r:?}");
+        let seen = everything_in(&ended);
+        drop(server);
+        let r = loop {
+            match pull_until_event(&mut ended, Duration::from_secs(10)) {
+                Some(Ok(Pulled::Frame(_))) => continue,
+                r => break r,
+            }
+        };
+        assert!(matches!(r, Some(Ok(Pulled::Eos) | Err(_))), "{r:?}");
+        assert_torn_down("server died", ended, seen);
+    }
 }

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use proto::v1;
 
+mod common;
+
 /// A plain HTTP/1.0 GET on loopback; returns the whole response (status line, headers, body).
 async fn http_get(base: &str, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -38,13 +40,7 @@ async fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn camera_to_city_search() {
-    ingest::init().unwrap();
-    let clip = ingest::default_clip_path();
-    assert!(
-        clip.exists(),
-        "{} missing: run deploy/setup.sh",
-        clip.display()
-    );
+    let clip = common::clip();
     let cams = ["north-gate", "south-gate"];
     // A third camera is served but only added to the edge while it runs.
     let specs: Vec<_> = ["north-gate", "south-gate", "west-gate"]
@@ -54,23 +50,11 @@ async fn camera_to_city_search() {
     let server = ingest::CameraServer::start(&specs, 0).unwrap();
     let dir = tempfile::tempdir().unwrap();
 
-    let mut city_cfg = platform::PlatformConfig::new("city");
-    city_cfg.listen = "127.0.0.1:0".parse().unwrap();
-    city_cfg.http_listen = "127.0.0.1:0".parse().unwrap();
-    city_cfg.database = Some(dir.path().join("city.sqlite"));
-    let city = platform::Platform::start(city_cfg).await.unwrap();
-    let mut county_cfg = platform::PlatformConfig::new("county-1");
-    county_cfg.listen = "127.0.0.1:0".parse().unwrap();
-    county_cfg.http_listen = "127.0.0.1:0".parse().unwrap();
-    county_cfg.database = Some(dir.path().join("county.sqlite"));
-    county_cfg.upstream = Some(city.url());
-    let county = platform::Platform::start(county_cfg).await.unwrap();
+    let city = common::platform("city", dir.path(), None).await;
+    let county = common::platform("county-1", dir.path(), Some(city.url())).await;
 
-    let mut cfg = edge::EdgeConfig::new("edge-1", county.url());
-    cfg.database = Some(dir.path().join("edge.sqlite"));
+    let mut cfg = common::edge_config("edge-1", dir.path(), county.url());
     cfg.analysis_fps = 4.0;
-    cfg.http_listen = "127.0.0.1:0".parse().unwrap();
-    cfg.health_interval_s = 1;
     for c in cams {
         cfg.cameras.push(edge::CameraConfig {
             id: c.into(),

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use proto::v1;
 
+mod common;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_black_camera_is_diagnosed_at_the_county() {
     ingest::init().unwrap();
@@ -24,16 +26,9 @@ async fn a_black_camera_is_diagnosed_at_the_county() {
     let server = ingest::CameraServer::start(&specs, 0).unwrap();
     let dir = tempfile::tempdir().unwrap();
 
-    let mut county_cfg = platform::PlatformConfig::new("county-7");
-    county_cfg.listen = "127.0.0.1:0".parse().unwrap();
-    county_cfg.http_listen = "127.0.0.1:0".parse().unwrap();
-    county_cfg.database = Some(dir.path().join("county.sqlite"));
-    let county = platform::Platform::start(county_cfg).await.unwrap();
+    let county = common::platform("county-7", dir.path(), None).await;
 
-    let mut cfg = edge::EdgeConfig::new("edge-7", county.url());
-    cfg.database = Some(dir.path().join("edge.sqlite"));
-    cfg.http_listen = "127.0.0.1:0".parse().unwrap();
-    cfg.health_interval_s = 1;
+    let mut cfg = common::edge_config("edge-7", dir.path(), county.url());
     cfg.analysis_fps = 1.0;
     // Operators tune persistence; a test cannot wait the default 10 s several times over.
     cfg.quality.raise_after_s = 1.0;

@@ -18,15 +18,16 @@
 //! it). Performance: the thread sleeps in a condition variable between frames; per frame it
 //! costs the copy in [`FrameSource::pull`] and a few atomic adds in [`CameraStats`].
 //!
-//! Memory stays flat however often cameras reconnect. A dropped attempt frees its whole
-//! pipeline (the unit tests in `source.rs` check every element and pad by weak reference), but
-//! glibc keeps what a pipeline freed: its streaming and decoder threads are new on every
-//! attempt, each allocates from one of up to 8 malloc arenas per core, and the freed blocks
-//! end up as holes between other cameras' live ones that `free` never returns. On the soak run
-//! (50 cameras, a server killed or frozen every 15 s) the live heap stayed at 100–120 MiB
-//! while resident memory grew by 0.3 MiB per reconnect. So after each attempt the supervisor
-//! hands free heap pages back to the OS (`malloc_trim`, a few ms for 50 cameras), at most
-//! once per [`TRIM_INTERVAL`] for the whole process.
+//! Resident memory levels off however often cameras reconnect. A dropped attempt frees its
+//! whole pipeline (the unit tests in `source.rs` check every element and pad by weak
+//! reference), but glibc keeps what a pipeline freed: its streaming and decoder threads are new
+//! on every attempt, each allocates from one of up to 8 malloc arenas per core, and the freed
+//! blocks end up as holes between other cameras' live ones that `free` never returns. On the
+//! soak run (50 cameras, a server killed or frozen every 15 s) the live heap stayed at
+//! 100–120 MiB while resident memory grew by 0.3 MiB per reconnect, without end. So after each
+//! attempt the supervisor hands free heap pages back to the OS (`malloc_trim`, a few ms for 50
+//! cameras), at most once per [`TRIM_INTERVAL`] for the whole process; what remains is
+//! fragmentation within pages, which stops growing after a few hundred reconnects.
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Condvar, Mutex};

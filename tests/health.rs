@@ -10,13 +10,7 @@ mod common;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_black_camera_is_diagnosed_at_the_county() {
-    ingest::init().unwrap();
-    let clip = ingest::default_clip_path();
-    assert!(
-        clip.exists(),
-        "{} missing: run deploy/setup.sh",
-        clip.display()
-    );
+    let clip = common::clip();
     let specs = [
         ingest::ClipSpec::new("street", clip.clone()),
         ingest::ClipSpec::new("lens-black", clip.clone())

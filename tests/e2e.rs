@@ -119,6 +119,7 @@ async fn camera_to_city_search() {
     assert_eq!(overview.counties.len(), 1);
     assert_eq!(overview.counties[0].county, "county-1");
     let first = &overview.statuses[0];
+    assert!(first.faulty && first.for_ms > 0, "{first:?}");
     let h = first.health.as_ref().unwrap();
     assert_eq!(h.camera, "dead-cam", "faulty first: {overview:?}");
     assert!(

@@ -51,6 +51,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     .unwrap_or_default();
                 anyhow::Ok(serde_json::json!({
                     "county": s.county, "node": s.node, "stale": s.stale,
+                    "faulty": s.faulty, "for_ms": s.for_ms,
                     "reported_ms": s.reported_ms, "health": h,
                 }))
             })
@@ -93,24 +94,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "{:<12} {:<12} {:<16} {:<10} {:>10}  {:>6}  problem",
         "county", "edge", "camera", "state", "for", "fps"
     );
-    let now = base::now_ms();
     for s in &r.statuses {
         let Some(h) = &s.health else { continue };
         let state = if s.stale {
             "stale".to_string()
         } else {
             base::CameraState::from_code(h.state).to_string()
-        };
-        let since = if s.stale {
-            s.reported_ms
-        } else if h.state == base::CameraState::Online.code() {
-            h.diagnoses
-                .iter()
-                .map(|d| d.since_ms)
-                .min()
-                .unwrap_or(h.since_ms)
-        } else {
-            h.since_ms
         };
         let mut problem = if s.stale {
             format!(
@@ -133,7 +122,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             s.node,
             h.camera,
             state,
-            duration((now - since).max(0)),
+            duration(s.for_ms),
             h.fps,
             problem
         );

@@ -311,14 +311,13 @@ fn summary(
     }
     for p in [county, city] {
         if let Ok(rows) = p.store().cameras() {
-            let online = rows
-                .iter()
-                .filter(|r| r.health.state == base::CameraState::Online)
-                .count();
+            // The operators' own rule (fresh report, online), as `xueliang cameras` shows it.
+            let o = platform::overview(rows, base::now_ms(), 60_000, false, None);
             println!(
-                "  {:<10} cameras online in its last health report: {online} of {}",
+                "  {:<10} cameras online in its last health report: {} of {}",
                 p.node(),
-                rows.len()
+                o.online,
+                o.cameras
             );
         }
     }

@@ -8,7 +8,6 @@
 //! them in parallel for a few seconds of wall clock.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -20,15 +19,8 @@ use ingest::{
 };
 use xueliang_ingest as ingest;
 
-fn clip_path() -> PathBuf {
-    let path = ingest::default_clip_path();
-    assert!(
-        path.is_file(),
-        "test clip {} is missing: run deploy/setup.sh (or set XUELIANG_HOME)",
-        path.display()
-    );
-    path
-}
+mod common;
+use common::clip_path;
 
 /// Every frame of the clip (10 s, 640x272), decoded once per test binary.
 fn clip_frames() -> &'static [Frame] {

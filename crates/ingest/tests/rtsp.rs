@@ -8,7 +8,6 @@
 //! parallel well under the 30 s budget.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -18,15 +17,8 @@ use ingest::{
 };
 use xueliang_ingest as ingest;
 
-fn clip_path() -> PathBuf {
-    let path = ingest::default_clip_path();
-    assert!(
-        path.is_file(),
-        "test clip {} is missing: run deploy/setup.sh (or set XUELIANG_HOME)",
-        path.display()
-    );
-    path
-}
+mod common;
+use common::clip_path;
 
 /// Waits for the first event matching `pred`, failing with everything seen so far.
 fn wait_event(

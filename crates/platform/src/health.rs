@@ -204,6 +204,8 @@ impl From<&CameraOverview> for proto::v1::CamerasResponse {
                     health: Some((&s.health).into()),
                     reported_ms: s.reported_ms,
                     stale: s.stale,
+                    faulty: s.faulty,
+                    for_ms: s.for_ms,
                 })
                 .collect(),
         }

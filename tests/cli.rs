@@ -2,10 +2,15 @@
 
 use std::process::Command;
 
+mod common;
+
 fn xueliang(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_xueliang"))
         .args(args)
         .env("RUST_LOG", "off")
+        .env_remove("XUELIANG_TOKEN")
+        .env_remove("XUELIANG_CA")
+        .env_remove("XUELIANG_SERVER")
         .output()
         .unwrap();
     (
@@ -84,7 +89,9 @@ fn bad_search_arguments_are_explained() {
 fn help_lists_the_subcommands() {
     let (code, out, _) = xueliang(&["--help"]);
     assert_eq!(code, 0);
-    for sub in ["demo", "edge", "platform", "search", "camera", "bench"] {
+    for sub in [
+        "demo", "edge", "platform", "search", "camera", "bench", "certs", "token",
+    ] {
         assert!(out.contains(sub), "{out}");
     }
 }
@@ -95,13 +102,7 @@ fn help_lists_the_subcommands() {
 fn search_prints_table_and_json() {
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let city = rt.block_on(async {
-        let mut cfg = platform::PlatformConfig::new("city");
-        cfg.listen = "127.0.0.1:0".parse().unwrap();
-        cfg.http_listen = "127.0.0.1:0".parse().unwrap();
-        cfg.database = Some(dir.path().join("city.sqlite"));
-        platform::Platform::start(cfg).await.unwrap()
-    });
+    let city = rt.block_on(common::platform("city", dir.path(), None));
     let now = base::now_ms();
     let sighting = |camera: &str, class, dt: i64| base::Sighting {
         camera: camera.into(),
@@ -127,7 +128,13 @@ fn search_prints_table_and_json() {
         )
         .unwrap();
     let url = city.url();
-    let (code, out, err) = xueliang(&["search", "--server", &url, "--class", "car", "--json"]);
+    let auth = common::cli_auth(dir.path());
+    let with_auth = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(auth.iter().map(String::as_str));
+        xueliang(&all)
+    };
+    let (code, out, err) = with_auth(&["search", "--server", &url, "--class", "car", "--json"]);
     assert_eq!(code, 0, "{err}");
     let rows: Vec<base::Sighting> = out
         .lines()
@@ -137,7 +144,7 @@ fn search_prints_table_and_json() {
     assert!(rows.iter().all(|s| s.class == Car));
     assert_eq!(rows[0].camera, "bridge", "newest first");
 
-    let (code, out, err) = xueliang(&["search", "--server", &url, "--camera", "gate-east"]);
+    let (code, out, err) = with_auth(&["search", "--server", &url, "--camera", "gate-east"]);
     assert_eq!(code, 0, "{err}");
     assert!(
         out.contains("pass time") && out.contains("gate-east"),
@@ -149,5 +156,27 @@ fn search_prints_table_and_json() {
     let (code, _, err) = xueliang(&["search", "--server", "http://127.0.0.1:1"]);
     assert_eq!(code, 1);
     assert!(one_line_error(&err).contains("127.0.0.1:1"), "{err}");
+
+    // Without the CA an https:// server is not even tried; without a token it refuses.
+    let (code, _, err) = xueliang(&["search", "--server", &url]);
+    assert_eq!(code, 1);
+    assert!(one_line_error(&err).contains("--ca"), "{err}");
+    let ca = dir.path().join("pki/ca.pem").display().to_string();
+    let (code, _, err) = xueliang(&["search", "--server", &url, "--ca", &ca]);
+    assert_eq!(code, 1);
+    assert!(one_line_error(&err).contains("--token"), "{err}");
+    // A wrong token is refused and never echoed back.
+    let (code, _, err) = xueliang(&[
+        "search",
+        "--server",
+        &url,
+        "--ca",
+        &ca,
+        "--token",
+        "xl_wrong-secret",
+    ]);
+    assert_eq!(code, 1);
+    assert!(one_line_error(&err).contains("not valid"), "{err}");
+    assert!(!err.contains("wrong-secret"), "{err}");
     rt.block_on(city.shutdown());
 }

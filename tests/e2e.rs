@@ -18,7 +18,8 @@ async fn http_get(base: &str, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = base.trim_start_matches("http://");
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+    let auth = format!("Authorization: Bearer {}", common::TOKEN);
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}\r\n\r\n").as_bytes())
         .await
         .unwrap();
     let mut out = String::new();
@@ -100,13 +101,12 @@ async fn camera_to_city_search() {
     );
 
     // Camera health travels edge → county → city: the operators' view at the city.
-    let mut health = v1::health_client::HealthClient::connect(city.url())
-        .await
-        .unwrap();
+    let mut health =
+        v1::health_client::HealthClient::new(common::channel(dir.path(), &city.url()).await);
     let mut overview = v1::CamerasResponse::default();
     for _ in 0..100 {
         overview = health
-            .cameras(v1::CamerasRequest::default())
+            .cameras(common::request(v1::CamerasRequest::default()))
             .await
             .unwrap()
             .into_inner();
@@ -157,6 +157,7 @@ async fn camera_to_city_search() {
     // The operators' command-line view.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_xueliang"))
         .args(["cameras", "--server", &city.url()])
+        .args(common::cli_auth(dir.path()))
         .output()
         .unwrap();
     let table = String::from_utf8_lossy(&out.stdout);
@@ -212,7 +213,7 @@ async fn camera_to_city_search() {
     let mut all_online = false;
     for _ in 0..100 {
         let o = health
-            .cameras(v1::CamerasRequest::default())
+            .cameras(common::request(v1::CamerasRequest::default()))
             .await
             .unwrap()
             .into_inner();
@@ -241,9 +242,8 @@ async fn camera_to_city_search() {
     .await;
     assert_eq!(county.stats().unwrap().stats.sightings, stats.recorded);
 
-    let mut client = v1::search_client::SearchClient::connect(city.url())
-        .await
-        .unwrap();
+    let mut client =
+        v1::search_client::SearchClient::new(common::channel(dir.path(), &city.url()).await);
     let ask = |cameras: Vec<String>, classes: Vec<base::VehicleClass>| v1::SearchRequest {
         from_ms: started - 1000,
         to_ms: base::now_ms() + 1000,
@@ -253,7 +253,7 @@ async fn camera_to_city_search() {
         cursor: String::new(),
     };
     let all = client
-        .search(ask(vec![], vec![]))
+        .search(common::request(ask(vec![], vec![])))
         .await
         .unwrap()
         .into_inner();
@@ -287,7 +287,7 @@ async fn camera_to_city_search() {
 
     for cam in cams {
         let cars = client
-            .search(ask(vec![cam.into()], vec![Car]))
+            .search(common::request(ask(vec![cam.into()], vec![Car])))
             .await
             .unwrap()
             .into_inner();
@@ -302,11 +302,11 @@ async fn camera_to_city_search() {
     }
     // A bad request is refused with a clear status, not an empty answer.
     let bad = client
-        .search(v1::SearchRequest {
+        .search(common::request(v1::SearchRequest {
             from_ms: 10,
             to_ms: 5,
             ..Default::default()
-        })
+        }))
         .await
         .unwrap_err();
     assert_eq!(bad.code(), tonic::Code::InvalidArgument);

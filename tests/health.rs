@@ -37,16 +37,15 @@ async fn a_black_camera_is_diagnosed_at_the_county() {
     }
     let node = edge::Edge::start(cfg).await.unwrap();
 
-    let mut health = v1::health_client::HealthClient::connect(county.url())
-        .await
-        .unwrap();
+    let mut health =
+        v1::health_client::HealthClient::new(common::channel(dir.path(), &county.url()).await);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
     let faulty = loop {
         let o = health
-            .cameras(v1::CamerasRequest {
+            .cameras(common::request(v1::CamerasRequest {
                 faulty_only: true,
                 county: String::new(),
-            })
+            }))
             .await
             .unwrap()
             .into_inner();
@@ -85,6 +84,7 @@ async fn a_black_camera_is_diagnosed_at_the_county() {
 
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_xueliang"))
         .args(["cameras", "--server", &county.url()])
+        .args(common::cli_auth(dir.path()))
         .output()
         .unwrap();
     let table = String::from_utf8_lossy(&out.stdout);

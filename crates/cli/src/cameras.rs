@@ -1,16 +1,14 @@
 //! `xueliang cameras`: camera health at a platform — online rate overall and per county, and
 //! the faulty cameras with reason and duration — as a table or `--json`.
 
-use anyhow::Context;
 use proto::v1;
 
 use crate::timefmt;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Platform to ask (county or city).
-    #[arg(long, default_value = "http://127.0.0.1:7200", env = "XUELIANG_SERVER")]
-    server: String,
+    #[command(flatten)]
+    server: crate::client::Server,
     /// List every camera, not only the faulty ones.
     #[arg(long)]
     all: bool,
@@ -29,14 +27,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         county: args.county.clone().unwrap_or_default(),
     };
     let r = crate::runtime()?.block_on(async move {
-        let mut client = v1::health_client::HealthClient::connect(server.clone())
-            .await
-            .with_context(|| format!("cannot connect to {server}"))?;
+        let mut client = v1::health_client::HealthClient::new(server.channel().await?);
         client
-            .cameras(request)
+            .cameras(server.request(request)?)
             .await
             .map(|r| r.into_inner())
-            .map_err(|s| anyhow::anyhow!("{server}: {}", s.message()))
+            .map_err(|s| server.refused(s))
     })?;
     if args.json {
         let statuses: Vec<_> = r

@@ -82,8 +82,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )
     })?;
 
+    // Every tier speaks TLS with its own certificate from a fresh development CA, and the
+    // platforms admit one admin token, kept in a file only this user can read.
+    let pki = dir.join("pki");
+    uplink::tls::dev_ca::ensure_ca(&pki)?;
+    for node in ["city", "county-1", "edge-1"] {
+        uplink::tls::dev_ca::issue(&pki, node, &["127.0.0.1".into(), "localhost".into()])?;
+    }
+    let (token, token_sha256) = platform::auth::new_token().map_err(anyhow::Error::msg)?;
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, format!("{token}\n"))
+        .with_context(|| format!("cannot write {}", token_file.display()))?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600))?;
+    }
+    let tokens = vec![platform::auth::TokenConfig {
+        name: "demo".into(),
+        role: platform::auth::Role::Admin,
+        sha256: token_sha256,
+    }];
+
     crate::runtime()?.block_on(async {
         let mut city_cfg = platform::PlatformConfig::new("city");
+        city_cfg.tls = Some(uplink::TlsConfig::in_dir(&pki, "city"));
+        city_cfg.token = tokens.clone();
         city_cfg.listen = ([127, 0, 0, 1], args.city_port).into();
         city_cfg.http_listen = ([127, 0, 0, 1], args.city_port.saturating_add(80)).into();
         city_cfg.database = Some(dir.join("city.sqlite"));
@@ -95,12 +118,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         county_cfg.http_listen = ([127, 0, 0, 1], args.county_port.saturating_add(80)).into();
         county_cfg.database = Some(dir.join("county-1.sqlite"));
         county_cfg.upstream = Some(city.url());
+        county_cfg.tls = Some(uplink::TlsConfig::in_dir(&pki, "county-1"));
+        county_cfg.token = tokens.clone();
         let county = platform::Platform::start(county_cfg)
             .await
             .context("starting the county platform (--county-port)")?;
 
         let mut edge_cfg = edge::EdgeConfig::new("edge-1", county.url());
         edge_cfg.database = Some(dir.join("edge-1.sqlite"));
+        edge_cfg.tls = Some(uplink::TlsConfig::in_dir(&pki, "edge-1"));
         edge_cfg.analysis_fps = args.analysis_fps;
         edge_cfg.health_interval_s = 5;
         for spec in &specs {
@@ -210,7 +236,20 @@ fn banner(
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "xueliang".into());
+    println!(
+        "  every tier speaks TLS with its own certificate ({}),",
+        dir.join("pki").display()
+    );
+    println!(
+        "  and the platforms admit one admin API token ({}).",
+        dir.join("token").display()
+    );
     println!("  try, in another terminal:");
+    println!(
+        "           export XUELIANG_CA={} XUELIANG_TOKEN=$(cat {})",
+        dir.join("pki").join("ca.pem").display(),
+        dir.join("token").display()
+    );
     println!(
         "           {exe} search --server {} --from -10m",
         city.url()
@@ -220,6 +259,10 @@ fn banner(
         "           curl {}/metrics    (the edge's: {}/metrics)",
         city.http_url(),
         edge_http
+    );
+    println!(
+        "           curl -H \"Authorization: Bearer $XUELIANG_TOKEN\" '{}/api/v1/cameras'",
+        city.http_url()
     );
     println!("  data     {}", dir.display());
     println!();

@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod camera;
 mod cameras;
+mod certs;
+mod client;
 mod config;
 mod demo;
 mod edge;
@@ -15,6 +17,7 @@ mod platform;
 mod search;
 mod soak;
 mod timefmt;
+mod token;
 
 /// Xueliang: video-surveillance ingest and vehicle analytics for city camera networks.
 ///
@@ -43,6 +46,10 @@ enum Command {
     Camera(camera::Args),
     /// Measure decode, detector and whole-chain speed on this machine.
     Bench(bench::Args),
+    /// Make a development CA and node certificates for TLS between tiers.
+    Certs(certs::Args),
+    /// Make an API token (investigator, operator or admin) and its config entry.
+    Token(token::Args),
 }
 
 fn main() {
@@ -61,6 +68,8 @@ fn main() {
         Command::Cameras(a) => cameras::run(a),
         Command::Camera(a) => camera::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Certs(a) => certs::run(a),
+        Command::Token(a) => token::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

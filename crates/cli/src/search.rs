@@ -7,9 +7,8 @@ use crate::timefmt;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Platform to ask (county or city).
-    #[arg(long, default_value = "http://127.0.0.1:7200", env = "XUELIANG_SERVER")]
-    server: String,
+    #[command(flatten)]
+    server: crate::client::Server,
     /// Start of the time range: now, -15m, -2h, -1d, "2026-11-28 14:05", RFC 3339, Unix ms.
     #[arg(long, default_value = "-1h")]
     from: String,
@@ -44,14 +43,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let server = args.server.clone();
     let response = crate::runtime()?.block_on(async move {
-        let mut client = v1::search_client::SearchClient::connect(server.clone())
-            .await
-            .with_context(|| format!("cannot connect to {server}"))?;
+        let mut client = v1::search_client::SearchClient::new(server.channel().await?);
         client
-            .search(request)
+            .search(server.request(request)?)
             .await
             .map(|r| r.into_inner())
-            .map_err(|s| anyhow::anyhow!("{server}: {}", s.message()))
+            .map_err(|s| server.refused(s))
     })?;
     let sightings = response
         .sightings

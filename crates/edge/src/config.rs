@@ -35,6 +35,10 @@ pub struct EdgeConfig {
     /// `ingest::QualityConfig` for every field and its default.
     #[serde(default)]
     pub quality: ingest::QualityConfig,
+    /// TLS to the county (`[edge.tls]`: `ca`, `cert`, `key`), required for an `https://`
+    /// upstream; the certificate's Common Name must be this node's id.
+    #[serde(default)]
+    pub tls: Option<uplink::TlsConfig>,
     /// The cameras this node pulls. At least one.
     #[serde(default, rename = "camera")]
     pub cameras: Vec<CameraConfig>,
@@ -116,6 +120,7 @@ impl EdgeConfig {
             http_listen: default_http_listen(),
             detector: DetectorSection::default(),
             quality: ingest::QualityConfig::default(),
+            tls: None,
             cameras: Vec::new(),
         }
     }
@@ -133,6 +138,8 @@ impl EdgeConfig {
         };
         uplink::check_node_id(&self.node).map_err(bad)?;
         uplink::check_upstream(&self.upstream).map_err(bad)?;
+        uplink::check_upstream_tls(&self.upstream, self.tls.is_some(), "[edge.tls]")
+            .map_err(bad)?;
         if !(self.analysis_fps >= 0.0 && self.analysis_fps.is_finite()) {
             return Err(bad(format!(
                 "`analysis_fps` must be 0 or positive, got {}",

@@ -137,11 +137,15 @@ impl Edge {
 
         // Sink first: forwarder, then recorder, then analysis, then cameras.
         let wake = Arc::new(Notify::new());
-        let forwarder = Forwarder::new(
-            ForwarderConfig::new(node.clone(), cfg.upstream.clone()),
-            store.clone(),
-            wake.clone(),
-        );
+        let mut upward = ForwarderConfig::new(node.clone(), cfg.upstream.clone());
+        upward.tls = match &cfg.tls {
+            Some(t) => Some(t.client().map_err(|e| Error::Config {
+                node: node.clone(),
+                message: e.to_string(),
+            })?),
+            None => None,
+        };
+        let forwarder = Forwarder::new(upward, store.clone(), wake.clone());
         let forwarder_stats = forwarder.stats();
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = vec![tokio::spawn(forwarder.run(shutdown_rx.clone()))];

@@ -42,6 +42,13 @@ pub struct PlatformConfig {
     /// Items older than this many days (the retention) are quarantined. Default 30.
     #[serde(default = "default_max_age_days")]
     pub max_age_days: u64,
+    /// TLS for the gRPC listener and the upstream link (`[platform.tls]`); without it the node
+    /// speaks plain text and accepts sources by name only.
+    #[serde(default)]
+    pub tls: Option<uplink::TlsConfig>,
+    /// API tokens (`[[platform.token]]`); with none, search and health calls are refused.
+    #[serde(default)]
+    pub token: Vec<crate::auth::TokenConfig>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -82,6 +89,8 @@ impl PlatformConfig {
             allowed_sources: Vec::new(),
             max_future_s: default_max_future_s(),
             max_age_days: default_max_age_days(),
+            tls: None,
+            token: Vec::new(),
         }
     }
 
@@ -108,7 +117,9 @@ impl PlatformConfig {
         uplink::check_node_id(&self.node).map_err(bad)?;
         if let Some(up) = &self.upstream {
             uplink::check_upstream(up).map_err(bad)?;
+            uplink::check_upstream_tls(up, self.tls.is_some(), "[platform.tls]").map_err(bad)?;
         }
+        crate::auth::Auth::new(&self.token).map_err(bad)?;
         Ok(())
     }
 }

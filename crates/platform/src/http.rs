@@ -5,13 +5,14 @@
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use base::metrics::{Exposition, Kind};
 use store::Store;
 
+use crate::auth::{Denied, Role};
 use crate::health::HealthService;
 
 #[derive(Clone)]
@@ -19,6 +20,7 @@ pub(crate) struct HttpState {
     pub node: String,
     pub store: Arc<Store>,
     pub health: HealthService,
+    pub auth: crate::auth::Auth,
     pub upstream_connected: Option<Arc<uplink::ForwarderStats>>,
 }
 
@@ -29,6 +31,32 @@ pub(crate) fn router(state: HttpState) -> Router {
         .route("/api/v1/sightings", get(sightings))
         .route("/healthz", get(|| async { "ok\n" }))
         .with_state(state)
+}
+
+/// The caller behind the request's bearer token.
+fn authorize(
+    s: &HttpState,
+    headers: &HeaderMap,
+    needed: Role,
+) -> Result<crate::auth::Caller, Denied> {
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    s.auth.check_header(header, needed)
+}
+
+/// 401 (with `WWW-Authenticate: Bearer`) or 403, and why.
+fn refused(d: Denied) -> Response {
+    let status = match d {
+        Denied::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        Denied::Forbidden(_) => StatusCode::FORBIDDEN,
+    };
+    (
+        status,
+        [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+        format!("{d}\n"),
+    )
+        .into_response()
 }
 
 fn unavailable(e: impl std::fmt::Display) -> Response {
@@ -151,7 +179,14 @@ struct CamerasParams {
     county: Option<String>,
 }
 
-async fn cameras(State(s): State<HttpState>, Query(p): Query<CamerasParams>) -> Response {
+async fn cameras(
+    State(s): State<HttpState>,
+    headers: HeaderMap,
+    Query(p): Query<CamerasParams>,
+) -> Response {
+    if let Err(d) = authorize(&s, &headers, Role::Operator) {
+        return refused(d);
+    }
     match s.health.overview(p.faulty, p.county).await {
         Ok(o) => Json(o).into_response(),
         Err(e) => unavailable(e),
@@ -176,7 +211,15 @@ struct SightingsPage {
     total: u64,
 }
 
-async fn sightings(State(s): State<HttpState>, Query(p): Query<SightingsParams>) -> Response {
+async fn sightings(
+    State(s): State<HttpState>,
+    headers: HeaderMap,
+    Query(p): Query<SightingsParams>,
+) -> Response {
+    let caller = match authorize(&s, &headers, Role::Investigator) {
+        Ok(c) => c,
+        Err(d) => return refused(d),
+    };
     let bad = |m: String| (StatusCode::BAD_REQUEST, m).into_response();
     let split = |v: Option<String>| -> Vec<String> {
         v.map(|v| {
@@ -206,7 +249,7 @@ async fn sightings(State(s): State<HttpState>, Query(p): Query<SightingsParams>)
         limit: p.limit,
         cursor,
     };
-    tracing::info!(target: "audit", node = %s.node, from = q.from_ms, to = q.to_ms, cameras = ?q.cameras, classes = ?q.classes, "search (http)");
+    tracing::info!(target: "audit", node = %s.node, caller = %caller.name, from = q.from_ms, to = q.to_ms, cameras = ?q.cameras, classes = ?q.classes, "search (http)");
     let store = s.store.clone();
     match tokio::task::spawn_blocking(move || store.search(&q)).await {
         Ok(Ok(page)) => Json(SightingsPage {

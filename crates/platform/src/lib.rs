@@ -5,6 +5,7 @@
 //! A platform with an upstream is a county; one without is the top (city). Both run the same
 //! code. Data flows one way: uplink receiver → store (+ outbox) → forwarder.
 
+pub mod auth;
 mod config;
 mod error;
 mod health;

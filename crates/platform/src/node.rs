@@ -8,7 +8,10 @@ use std::sync::Arc;
 use store::Store;
 use tokio::sync::{broadcast, watch, Notify};
 use tokio::task::JoinHandle;
+use tonic::service::interceptor::InterceptedService;
 use uplink::{Forwarder, ForwarderConfig, ForwarderStats, Receiver};
+
+use crate::auth::Role;
 
 use crate::{Error, HealthService, PlatformConfig, SearchService};
 
@@ -36,6 +39,30 @@ impl Platform {
     /// Opens the database, binds the listener and starts serving (and forwarding).
     pub async fn start(cfg: PlatformConfig) -> Result<Platform, Error> {
         cfg.validate()?;
+        let bad = |message: String| Error::Config {
+            node: cfg.node.clone(),
+            message,
+        };
+        let auth = crate::auth::Auth::new(&cfg.token).map_err(bad)?;
+        let tls_err = |e: uplink::Error| bad(e.to_string());
+        let server_tls = cfg
+            .tls
+            .as_ref()
+            .map(|t| t.server())
+            .transpose()
+            .map_err(tls_err)?;
+        let client_tls = cfg
+            .tls
+            .as_ref()
+            .map(|t| t.client())
+            .transpose()
+            .map_err(tls_err)?;
+        if cfg.token.is_empty() {
+            tracing::warn!(node = %cfg.node, "no [[platform.token]] configured: search and health calls will be refused");
+        }
+        if cfg.tls.is_none() {
+            tracing::warn!(node = %cfg.node, "no [platform.tls]: federation runs in plain text and sources are trusted by name");
+        }
         let path = cfg.database_path();
         let store = Arc::new(
             Store::open(&path)
@@ -77,17 +104,28 @@ impl Platform {
             cfg.upstream.is_some(),
             queued.clone(),
         )
-        .with_admission(cfg.admission());
+        .with_admission(cfg.admission())
+        .require_certificate(server_tls.is_some());
         let search = SearchService::new(cfg.node.clone(), store.clone());
         let health = HealthService::new(store.clone(), cfg.health_stale_after_s as i64 * 1000);
         let mut tasks = Vec::new();
         let mut stop = shutdown_rx.clone();
         let (node, rx, grpc_health) = (cfg.node.clone(), receiver.clone(), health.clone());
+        let mut server = tonic::transport::Server::builder();
+        if let Some(tls) = server_tls {
+            server = server
+                .tls_config(tls)
+                .map_err(|e| bad(format!("TLS: {e}")))?;
+        }
+        let search =
+            InterceptedService::new(search.into_server(), auth.interceptor(Role::Investigator));
+        let grpc_health =
+            InterceptedService::new(grpc_health.into_server(), auth.interceptor(Role::Operator));
         tasks.push(tokio::spawn(async move {
-            let served = tonic::transport::Server::builder()
+            let served = server
                 .add_service(rx.into_server())
-                .add_service(search.into_server())
-                .add_service(grpc_health.into_server())
+                .add_service(search)
+                .add_service(grpc_health)
                 .serve_with_incoming_shutdown(
                     tokio_stream::wrappers::TcpListenerStream::new(listener),
                     async move {
@@ -101,11 +139,9 @@ impl Platform {
         }));
         let mut forwarder = None;
         if let Some(up) = &cfg.upstream {
-            let f = Forwarder::new(
-                ForwarderConfig::new(cfg.node.clone(), up.clone()),
-                store.clone(),
-                queued,
-            );
+            let mut fc = ForwarderConfig::new(cfg.node.clone(), up.clone());
+            fc.tls = client_tls;
+            let f = Forwarder::new(fc, store.clone(), queued);
             forwarder = Some(f.stats());
             tasks.push(tokio::spawn(f.run(shutdown_rx.clone())));
         }
@@ -113,6 +149,7 @@ impl Platform {
             node: cfg.node.clone(),
             store: store.clone(),
             health,
+            auth,
             upstream_connected: forwarder.clone(),
         });
         let (node, mut stop) = (cfg.node.clone(), shutdown_rx);
@@ -148,9 +185,14 @@ impl Platform {
         self.addr
     }
 
-    /// `http://addr`, for gRPC clients and the tier below.
+    /// `https://addr` (with TLS) or `http://addr`, for gRPC clients and the tier below.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.cfg.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// `http://http_addr`: `/metrics` and the JSON API.

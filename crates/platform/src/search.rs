@@ -73,9 +73,14 @@ impl Search for SearchService {
         request: Request<v1::SearchRequest>,
     ) -> Result<Response<v1::SearchResponse>, Status> {
         let peer = request.remote_addr();
+        let caller = request
+            .extensions()
+            .get::<crate::auth::Caller>()
+            .map(|c| c.name.clone())
+            .unwrap_or_default();
         let q = to_query(request.into_inner())?;
         tracing::info!(
-            target: "audit", node = %self.node, ?peer, from = q.from_ms, to = q.to_ms,
+            target: "audit", node = %self.node, %caller, ?peer, from = q.from_ms, to = q.to_ms,
             cameras = ?q.cameras, classes = ?q.classes, "search"
         );
         let store = self.store.clone();

@@ -9,6 +9,11 @@ pub enum Error {
     Store(#[from] store::Error),
     #[error("protocol violation from {peer}: {message}")]
     Protocol { peer: String, message: String },
+    #[error("TLS file {}: {message}", path.display())]
+    Tls {
+        path: std::path::PathBuf,
+        message: String,
+    },
 }
 
 impl From<Error> for tonic::Status {
@@ -18,6 +23,7 @@ impl From<Error> for tonic::Status {
             Error::Store(store::Error::Query(_)) => tonic::Status::invalid_argument(e.to_string()),
             Error::Store(_) => tonic::Status::unavailable(e.to_string()),
             Error::Upstream { .. } => tonic::Status::unavailable(e.to_string()),
+            Error::Tls { .. } => tonic::Status::internal(e.to_string()),
         }
     }
 }

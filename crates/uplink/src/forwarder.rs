@@ -27,6 +27,8 @@ pub struct ForwarderConfig {
     pub batch_size: usize,
     pub max_backoff: Duration,
     pub ack_timeout: Duration,
+    /// TLS to the upstream (`https://` upstreams); `None` for plain text.
+    pub tls: Option<tonic::transport::ClientTlsConfig>,
 }
 
 impl ForwarderConfig {
@@ -37,6 +39,7 @@ impl ForwarderConfig {
             batch_size: 256,
             max_backoff: Duration::from_secs(10),
             ack_timeout: Duration::from_secs(30),
+            tls: None,
         }
     }
 }
@@ -127,13 +130,19 @@ impl Forwarder {
 
     /// One connection: returns only on error.
     async fn session(&self, backoff: &mut Duration) -> Result<(), Error> {
-        let channel = Endpoint::from_shared(self.cfg.upstream.clone())
-            .map_err(|e| self.upstream_err(format!("bad address: {e}")))?
+        let mut endpoint = Endpoint::from_shared(self.cfg.upstream.clone())
+            .map_err(|e| self.upstream_err(format!("bad address: {e}")))?;
+        if let Some(tls) = &self.cfg.tls {
+            endpoint = endpoint
+                .tls_config(tls.clone())
+                .map_err(|e| self.upstream_err(format!("TLS: {e}")))?;
+        }
+        let channel = endpoint
             .connect_timeout(Duration::from_secs(3))
             .tcp_nodelay(true)
             .connect()
             .await
-            .map_err(|e| self.upstream_err(format!("cannot connect: {e}")))?;
+            .map_err(|e| self.upstream_err(format!("cannot connect: {}", error_chain(&e))))?;
         let mut client = UplinkClient::new(channel)
             .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
             .max_encoding_message_size(proto::MAX_MESSAGE_BYTES);
@@ -219,4 +228,17 @@ impl Forwarder {
             Ok(Ok(Some(ack))) => Ok(ack.acked_through),
         }
     }
+}
+
+/// An error and its sources on one line: tonic's own text ("transport error") hides the cause,
+/// e.g. a refused connection or a certificate the upstream does not trust.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }

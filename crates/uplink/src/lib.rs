@@ -10,11 +10,13 @@ mod admission;
 mod error;
 mod forwarder;
 mod receiver;
+pub mod tls;
 
 pub use admission::Admission;
 pub use error::Error;
 pub use forwarder::{Forwarder, ForwarderConfig, ForwarderStats};
 pub use receiver::{Receiver, MAX_BATCH_ITEMS};
+pub use tls::TlsConfig;
 
 /// Checks a node id as the federation uses it (the source name upstream, the origin of every
 /// sighting key): non-empty, at most 64 characters, no whitespace or control characters.
@@ -40,6 +42,20 @@ pub fn check_upstream(url: &str) -> Result<(), String> {
         .map_err(|e| format!("`upstream` {url:?} is not a valid address: {e}"))
 }
 
+/// Checks that an upstream's scheme agrees with the node's TLS setting: `https://` needs the
+/// `table` (e.g. `[edge.tls]`), and a node with TLS never talks plain text upward.
+pub fn check_upstream_tls(url: &str, tls: bool, table: &str) -> Result<(), String> {
+    match (url.starts_with("https://"), tls) {
+        (true, false) => Err(format!(
+            "upstream {url:?} is https:// but {table} is not set"
+        )),
+        (false, true) => Err(format!(
+            "{table} is set but upstream {url:?} is plain http://; use https://"
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +70,8 @@ mod tests {
             .unwrap_err()
             .contains("http://"));
         assert!(check_upstream("http://bad host:1").is_err());
+        assert!(check_upstream_tls("https://a:1", true, "[t]").is_ok());
+        assert!(check_upstream_tls("https://a:1", false, "[t]").is_err());
+        assert!(check_upstream_tls("http://a:1", true, "[t]").is_err());
     }
 }

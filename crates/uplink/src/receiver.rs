@@ -27,6 +27,8 @@ pub struct Receiver {
     /// This node's id: health reports straight from an edge get it as their county.
     node: String,
     admission: Arc<Admission>,
+    /// Demand a CA-signed client certificate naming the Hello's source (TLS deployments).
+    require_certificate: bool,
     store: Arc<Store>,
     /// Queue accepted sightings for this node's own upstream.
     forward: bool,
@@ -46,6 +48,7 @@ impl Receiver {
         Receiver {
             node: node.into(),
             admission: Arc::new(Admission::default()),
+            require_certificate: false,
             store,
             forward,
             fresh,
@@ -56,6 +59,13 @@ impl Receiver {
     /// Replaces the default admission rules (any source, ±5 min / 30 days).
     pub fn with_admission(mut self, admission: Admission) -> Self {
         self.admission = Arc::new(admission);
+        self
+    }
+
+    /// Refuses any source that did not prove its node id with a client certificate; set when
+    /// the server runs TLS (see [`crate::tls`]).
+    pub fn require_certificate(mut self, required: bool) -> Self {
+        self.require_certificate = required;
         self
     }
 
@@ -170,6 +180,7 @@ impl Uplink for Receiver {
             .remote_addr()
             .map(|a| a.to_string())
             .unwrap_or_else(|| "unknown peer".into());
+        let proven = crate::tls::peer_node(&request);
         let mut inbound = request.into_inner();
         let source = match inbound.next().await {
             Some(Ok(v1::PushRequest {
@@ -184,6 +195,21 @@ impl Uplink for Receiver {
                 .into())
             }
         };
+        if self.require_certificate {
+            let refused = match &proven {
+                None => Some(format!(
+                    "{source:?} presented no client certificate; nodes must connect with a certificate signed by this platform's CA"
+                )),
+                Some(cn) if *cn != source => Some(format!(
+                    "the client certificate is for {cn:?} but the Hello names {source:?}"
+                )),
+                Some(_) => None,
+            };
+            if let Some(why) = refused {
+                tracing::warn!(%source, %peer, "uplink refused: {why}");
+                return Err(Status::permission_denied(why));
+            }
+        }
         if let Err(why) = self.admission.source(&source) {
             tracing::warn!(%source, %peer, "uplink refused: {why}");
             return Err(Status::permission_denied(why));

@@ -13,9 +13,11 @@ mod client;
 mod config;
 mod demo;
 mod edge;
+mod feed;
 mod platform;
 mod search;
 mod soak;
+mod synth;
 mod timefmt;
 mod token;
 
@@ -46,6 +48,8 @@ enum Command {
     Camera(camera::Args),
     /// Measure decode, detector and whole-chain speed on this machine.
     Bench(bench::Args),
+    /// Push synthetic sightings upstream as an edge node would (load and chaos tests).
+    Feed(feed::Args),
     /// Make a development CA and node certificates for TLS between tiers.
     Certs(certs::Args),
     /// Make an API token (investigator, operator or admin) and its config entry.
@@ -57,7 +61,7 @@ fn main() {
     init_logging(match cli.command {
         // Measurements print their own table; only errors interrupt it.
         Command::Bench(_) => "error",
-        Command::Demo(_) | Command::Search(_) | Command::Cameras(_) => "warn",
+        Command::Demo(_) | Command::Search(_) | Command::Cameras(_) | Command::Feed(_) => "warn",
         _ => "info",
     });
     let result = match cli.command {
@@ -68,6 +72,7 @@ fn main() {
         Command::Cameras(a) => cameras::run(a),
         Command::Camera(a) => camera::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Feed(a) => feed::run(a),
         Command::Certs(a) => certs::run(a),
         Command::Token(a) => token::run(a),
     };

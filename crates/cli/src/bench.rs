@@ -4,7 +4,9 @@
 //! - live: N simulated RTSP cameras pulled in real time, fps delivered and CPU per stream;
 //! - detector: ms per frame of the vehicle detector on real decoded frames (mean, p50, p95);
 //! - chain: the whole edge (RTSP → decode → detect → track → outbox → gRPC → county) with the
-//!   analysis rate unlimited, frames analysed per second for the node.
+//!   analysis rate unlimited, frames analysed per second for the node;
+//! - federation: sightings/s through edge → county → city over TLS, and the edge-to-city
+//!   latency at half that rate (see `fedbench`).
 //!
 //! Numbers only: nothing here asserts a speed.
 
@@ -35,9 +37,12 @@ pub struct Args {
     /// Seconds between two injected faults in the soak run.
     #[arg(long, default_value_t = 15)]
     fault_every: u64,
-    /// Parts to run (comma-separated): decode, live, detector, chain; and soak (not run by
-    /// default: minutes of many cameras with random server kills and freezes).
-    #[arg(long, value_delimiter = ',', default_values_t = ["decode".to_string(), "live".into(), "detector".into(), "chain".into()])]
+    /// Sightings the federation part pushes for its sustained rate.
+    #[arg(long, default_value_t = 50_000)]
+    federation_sightings: u64,
+    /// Parts to run (comma-separated): decode, live, detector, chain, federation; and soak
+    /// (not run by default: minutes of many cameras with random server kills and freezes).
+    #[arg(long, value_delimiter = ',', default_values_t = ["decode".to_string(), "live".into(), "detector".into(), "chain".into(), "federation".into()])]
     only: Vec<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
@@ -61,6 +66,7 @@ struct Report {
     chain_sightings: Option<u64>,
     chain_cpu_percent: Option<f64>,
     soak: Option<crate::soak::SoakReport>,
+    federation: Option<crate::fedbench::FederationReport>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -102,6 +108,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if wants("chain") {
         progress(&args, "chain: whole edge node, analysis unlimited");
         chain(&clip, args.streams, dur, &mut r)?;
+    }
+    if wants("federation") {
+        if !args.json {
+            eprintln!(
+                "… federation: {} sightings edge → county → city over TLS, then latency for {} s",
+                args.federation_sightings, args.seconds
+            );
+        }
+        r.federation = Some(crate::fedbench::run(args.federation_sightings, dur)?);
     }
     if wants("soak") {
         if !args.json {
@@ -168,6 +183,17 @@ fn print_table(r: &Report) {
     row("whole chain, CPU", r.chain_cpu_percent, "% of a core");
     if let Some(s) = r.chain_sightings {
         println!("{:<44} {s:>10} sightings", "whole chain, recorded");
+    }
+    if let Some(f) = &r.federation {
+        row(
+            &format!("federation, {} sightings, sustained", f.sightings),
+            Some(f.sightings_per_second),
+            "sightings/s",
+        );
+        let at = format!("federation, latency at {:.0}/s", f.latency_rate_per_second);
+        row(&format!("{at}, p50"), f.latency_ms_p50, "ms");
+        row(&format!("{at}, p95"), f.latency_ms_p95, "ms");
+        row(&format!("{at}, max"), f.latency_ms_max, "ms");
     }
     if let Some(s) = &r.soak {
         let c = s.cameras;

@@ -13,6 +13,7 @@ mod client;
 mod config;
 mod demo;
 mod edge;
+mod fedbench;
 mod feed;
 mod platform;
 mod search;

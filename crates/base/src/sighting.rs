@@ -71,4 +71,52 @@ pub struct Sighting {
     pub frames: u32,
     /// Where the best-shot crop can be fetched (GA/T 1400 StorageUrl); empty when none was kept.
     pub crop_ref: String,
+    /// Direction of travel in the image, in degrees clockwise from "up the image": 0 up,
+    /// 90 right, 180 down, 270 left. `None` when the vehicle hardly moved (parked, queueing).
+    #[serde(default)]
+    pub direction_deg: Option<f32>,
+}
+
+impl Sighting {
+    /// [`Sighting::direction_deg`] as one of eight coarse names (`up`, `up-right`, `right`,
+    /// `down-right`, `down`, `down-left`, `left`, `up-left`).
+    pub fn direction_name(&self) -> Option<&'static str> {
+        const NAMES: [&str; 8] = [
+            "up",
+            "up-right",
+            "right",
+            "down-right",
+            "down",
+            "down-left",
+            "left",
+            "up-left",
+        ];
+        let deg = self.direction_deg?.rem_euclid(360.0);
+        Some(NAMES[((deg + 22.5) / 45.0) as usize % 8])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn direction_names_cover_the_compass() {
+        let name = |d: Option<f32>| {
+            Sighting {
+                direction_deg: d,
+                ..Default::default()
+            }
+            .direction_name()
+        };
+        assert_eq!(name(None), None);
+        assert_eq!(name(Some(0.0)), Some("up"));
+        assert_eq!(name(Some(350.0)), Some("up"));
+        assert_eq!(name(Some(-10.0)), Some("up"));
+        assert_eq!(name(Some(90.0)), Some("right"));
+        assert_eq!(name(Some(135.0)), Some("down-right"));
+        assert_eq!(name(Some(200.0)), Some("down"));
+        assert_eq!(name(Some(270.0)), Some("left"));
+        assert_eq!(name(Some(300.0)), Some("up-left"));
+    }
 }

@@ -147,7 +147,9 @@ impl Analysis {
     fn emit(&mut self) -> bool {
         let mut batch = Vec::new();
         for lane in &mut self.lanes {
-            while let Some(mut s) = lane.tracker.pull() {
+            while let Some(end) = lane.tracker.pull() {
+                // A flicker ends without a sighting.
+                let Some(mut s) = end.sighting else { continue };
                 s.device_id = lane.device_id.clone();
                 lane.mailbox.sightings.fetch_add(1, Relaxed);
                 batch.push(s);

@@ -53,6 +53,7 @@ impl From<&base::Sighting> for v1::Sighting {
             frame_height: s.frame_height,
             frames: s.frames,
             crop_ref: s.crop_ref.clone(),
+            direction_deg: s.direction_deg,
         }
     }
 }
@@ -110,6 +111,7 @@ impl TryFrom<v1::Sighting> for base::Sighting {
             frame_height: s.frame_height,
             frames: s.frames,
             crop_ref: s.crop_ref,
+            direction_deg: s.direction_deg.filter(|d| d.is_finite()),
         })
     }
 }
@@ -256,6 +258,7 @@ mod tests {
             frame_height: 272,
             frames: 12,
             crop_ref: String::new(),
+            direction_deg: Some(135.0),
         }
     }
 

@@ -233,6 +233,83 @@ async fn camera_to_city_search() {
         "{edge_metrics}"
     );
 
+    // Crops stay at the edge; the city fetches one by reference through the county.
+    let mut search =
+        v1::search_client::SearchClient::new(common::channel(dir.path(), &city.url()).await);
+    let channel = common::channel(dir.path(), &city.url()).await;
+    let mut media = v1::media_client::MediaClient::new(channel);
+    let fetch = |r: &str| {
+        common::request(v1::FetchCropRequest {
+            crop_ref: r.to_owned(),
+        })
+    };
+    let first = loop {
+        let page = search
+            .search(common::request(v1::SearchRequest {
+                from_ms: started - 1000,
+                to_ms: base::now_ms() + 1000,
+                limit: 1,
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        if let Some(s) = page.sightings.into_iter().next() {
+            break s;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let crop_ref = first.crop_ref.clone();
+    assert!(crop_ref.starts_with("xl://edge-1/crop/"), "{first:?}");
+    let jpeg = media
+        .fetch_crop(fetch(&crop_ref))
+        .await
+        .unwrap()
+        .into_inner()
+        .jpeg;
+    assert_eq!(&jpeg[..2], &[0xFF, 0xD8], "a JPEG");
+    let again = media
+        .fetch_crop(fetch(&crop_ref))
+        .await
+        .unwrap()
+        .into_inner()
+        .jpeg;
+    assert_eq!(jpeg, again);
+    let city_metrics = http_get(&city.http_url(), "/metrics").await;
+    assert!(
+        city_metrics.contains("xueliang_media_fetched_total{node=\"city\"} 1")
+            && city_metrics.contains("xueliang_media_cache_hits_total{node=\"city\"} 1"),
+        "the second fetch comes from the city's cache: {city_metrics}"
+    );
+    let county_metrics = http_get(&county.http_url(), "/metrics").await;
+    assert!(
+        county_metrics.contains("xueliang_media_fetched_total{node=\"county-1\"} 1"),
+        "{county_metrics}"
+    );
+    let missing = media
+        .fetch_crop(fetch("xl://edge-1/crop/999999"))
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), tonic::Code::NotFound, "{missing:?}");
+    let bad = media.fetch_crop(fetch("not-a-ref")).await.unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    let anonymous = media
+        .fetch_crop(v1::FetchCropRequest {
+            crop_ref: crop_ref.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(anonymous.code(), tonic::Code::Unauthenticated);
+    let out_file = dir.path().join("best.jpg");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xueliang"))
+        .args(["crop", &crop_ref, "--server", &city.url(), "-o"])
+        .arg(&out_file)
+        .args(common::cli_auth(dir.path()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(std::fs::read(&out_file).unwrap(), jpeg);
+
     let stats = node.shutdown(Duration::from_secs(10)).await;
     assert!(stats.recorded > 0);
     assert_eq!(stats.outbox_pending, 0, "edge outbox drained");
@@ -284,6 +361,22 @@ async fn camera_to_city_search() {
     keys.sort();
     keys.dedup();
     assert_eq!(keys.len(), all.len(), "a sighting arrived twice");
+
+    // Crops stay at the edge; the city fetches one by reference through the county.
+    assert!(
+        all.iter()
+            .all(|s| s.crop_ref.starts_with("xl://edge-1/crop/")),
+        "every sighting has a best-shot crop: {:?}",
+        all.iter().map(|s| &s.crop_ref).collect::<Vec<_>>()
+    );
+    // With the edge gone, an uncached crop cannot be fetched, and the answer says why.
+    let uncached = all.iter().find(|s| s.crop_ref != crop_ref).unwrap();
+    let gone = media
+        .fetch_crop(fetch(&uncached.crop_ref))
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), tonic::Code::Unavailable, "{gone:?}");
+    assert!(gone.message().contains("refused"), "{gone:?}");
 
     for cam in cams {
         let cars = client

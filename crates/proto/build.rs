@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "health.proto",
         "uplink.proto",
         "search.proto",
+        "media.proto",
     ]
     .map(|f| root.join("xueliang/v1").join(f));
     tonic_prost_build::configure().compile_protos(&files, std::slice::from_ref(&root))?;

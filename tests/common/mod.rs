@@ -83,6 +83,7 @@ pub fn cli_auth(dir: &Path) -> Vec<String> {
 pub fn edge_config(node: &str, dir: &Path, upstream: String) -> edge::EdgeConfig {
     let mut cfg = edge::EdgeConfig::new(node, upstream);
     cfg.tls = Some(tls(dir, node));
+    cfg.media_listen = "127.0.0.1:0".parse().unwrap();
     cfg.database = Some(dir.join(format!("{node}.sqlite")));
     cfg.http_listen = "127.0.0.1:0".parse().unwrap();
     cfg.health_interval_s = 1;

@@ -384,6 +384,7 @@ fn chain(clip: &std::path::Path, n: usize, dur: Duration, r: &mut Report) -> any
         cfg.database = Some(dir.path().join("edge.sqlite"));
         cfg.analysis_fps = 0.0;
         cfg.http_listen = "127.0.0.1:0".parse()?;
+        cfg.media_listen = "127.0.0.1:0".parse()?;
         for i in 0..n {
             let id = format!("cam-{}", i + 1);
             cfg.cameras.push(edge::CameraConfig {

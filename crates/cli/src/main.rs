@@ -11,6 +11,7 @@ mod cameras;
 mod certs;
 mod client;
 mod config;
+mod crop;
 mod demo;
 mod edge;
 mod fedbench;
@@ -43,6 +44,8 @@ enum Command {
     Platform(platform::Args),
     /// Search the sightings a platform holds.
     Search(search::Args),
+    /// Fetch a sighting's best-shot crop (JPEG) by its reference.
+    Crop(crop::Args),
     /// Camera health at a platform: online rate, faulty cameras and why.
     Cameras(cameras::Args),
     /// Serve video clips as simulated RTSP cameras.
@@ -62,7 +65,11 @@ fn main() {
     init_logging(match cli.command {
         // Measurements print their own table; only errors interrupt it.
         Command::Bench(_) => "error",
-        Command::Demo(_) | Command::Search(_) | Command::Cameras(_) | Command::Feed(_) => "warn",
+        Command::Demo(_)
+        | Command::Search(_)
+        | Command::Cameras(_)
+        | Command::Crop(_)
+        | Command::Feed(_) => "warn",
         _ => "info",
     });
     let result = match cli.command {
@@ -71,6 +78,7 @@ fn main() {
         Command::Platform(a) => platform::run(a),
         Command::Search(a) => search::run(a),
         Command::Cameras(a) => cameras::run(a),
+        Command::Crop(a) => crop::run(a),
         Command::Camera(a) => camera::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Feed(a) => feed::run(a),

@@ -6,21 +6,27 @@
 //! That send blocks when the recorder is behind: back-pressure reaches the mailboxes, where
 //! frames (never sightings) are skipped and counted. On stop every open track is flushed, so
 //! a vehicle in view at shutdown still becomes a sighting.
+//!
+//! When the tracker says a detection is its track's new best shot, the lane keeps that frame
+//! (shared, not copied) until the track ends; the finished sighting then goes out with the
+//! JPEG crop of its best shot (see `crops`).
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base::{Frame, Sighting};
+use std::collections::HashMap;
+
+use base::{BBox, Frame, Sighting};
 use crossbeam_channel::Sender;
-use track::{Tracker, TrackerConfig};
+use track::{TrackId, Tracker, TrackerConfig};
 use vision::detector::Detector;
 
 use crate::mailbox::Mailbox;
 
 /// A change to the set of cameras, applied between two turns.
 pub enum LaneCmd {
-    Add(Lane),
+    Add(Box<Lane>),
     /// Flushes the camera's open tracks into sightings, then forgets it.
     Remove(String),
 }
@@ -31,7 +37,15 @@ pub struct Lane {
     pub device_id: String,
     pub mailbox: Arc<Mailbox>,
     pub tracker: Tracker,
+    /// The best-shot frame and box of each open track.
+    best: HashMap<TrackId, (Frame, BBox)>,
     next_due: Instant,
+}
+
+/// A sighting on its way to the recorder, with the JPEG of its best shot.
+pub struct Finished {
+    pub sighting: Sighting,
+    pub crop: Option<Vec<u8>>,
 }
 
 impl Lane {
@@ -41,6 +55,7 @@ impl Lane {
             device_id,
             mailbox,
             tracker: Tracker::new(camera, TrackerConfig::default()),
+            best: HashMap::new(),
             next_due: Instant::now(),
         }
     }
@@ -54,7 +69,7 @@ pub struct Analysis {
     pub commands: crossbeam_channel::Receiver<LaneCmd>,
     /// Minimum time between two analysed frames of one camera; `None` = no limit.
     pub period: Option<Duration>,
-    pub out: Sender<Vec<Sighting>>,
+    pub out: Sender<Vec<Finished>>,
     pub stop: Arc<AtomicBool>,
     /// Mean detector milliseconds per frame so far, for reports.
     pub detector_ms: Arc<std::sync::Mutex<f64>>,
@@ -69,7 +84,7 @@ impl Analysis {
                 match cmd {
                     LaneCmd::Add(lane) => {
                         self.lanes.retain(|l| l.camera != lane.camera);
-                        self.lanes.push(lane);
+                        self.lanes.push(*lane);
                     }
                     LaneCmd::Remove(camera) => {
                         // Its open tracks become sightings before it goes.
@@ -108,8 +123,16 @@ impl Analysis {
                             self.detector.timings().ms_per_frame();
                         for ((frame, dets), i) in frames.iter().zip(&dets).zip(&lanes) {
                             let lane = &mut self.lanes[*i];
-                            lane.tracker
-                                .push(frame.captured_ms, (frame.width, frame.height), dets);
+                            let assigned = lane.tracker.push(
+                                frame.captured_ms,
+                                (frame.width, frame.height),
+                                dets,
+                            );
+                            for (a, d) in assigned.iter().zip(dets.iter()) {
+                                if let (true, Some(track)) = (a.best, a.track) {
+                                    lane.best.insert(track, (frame.clone(), d.bbox));
+                                }
+                            }
                             lane.mailbox.analysed.fetch_add(1, Relaxed);
                         }
                     }
@@ -148,11 +171,13 @@ impl Analysis {
         let mut batch = Vec::new();
         for lane in &mut self.lanes {
             while let Some(end) = lane.tracker.pull() {
+                let best = lane.best.remove(&end.track);
                 // A flicker ends without a sighting.
                 let Some(mut s) = end.sighting else { continue };
                 s.device_id = lane.device_id.clone();
                 lane.mailbox.sightings.fetch_add(1, Relaxed);
-                batch.push(s);
+                let crop = best.and_then(|(frame, bbox)| crate::crops::encode(&frame, &bbox));
+                batch.push(Finished { sighting: s, crop });
             }
         }
         if batch.is_empty() {

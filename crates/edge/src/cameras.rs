@@ -124,9 +124,11 @@ impl Cameras {
         };
         let device_id = c.device_id.clone().unwrap_or_else(|| c.id.clone());
         // The analysis thread outlives every slot; a send only fails during shutdown.
-        let _ = self
-            .lanes
-            .send(LaneCmd::Add(Lane::new(&c.id, device_id, mailbox.clone())));
+        let _ = self.lanes.send(LaneCmd::Add(Box::new(Lane::new(
+            &c.id,
+            device_id,
+            mailbox.clone(),
+        ))));
         Slot {
             cfg: c.clone(),
             mailbox,

@@ -35,6 +35,18 @@ pub struct EdgeConfig {
     /// `ingest::QualityConfig` for every field and its default.
     #[serde(default)]
     pub quality: ingest::QualityConfig,
+    /// gRPC address of this node's Media service, where the county fetches crops.
+    /// Default `127.0.0.1:7090`.
+    #[serde(default = "default_media_listen")]
+    pub media_listen: std::net::SocketAddr,
+    /// The Media URL announced to the county; default `http(s)://<media_listen>`. Set it when
+    /// the node listens on 0.0.0.0 or behind NAT.
+    #[serde(default)]
+    pub media_url: Option<String>,
+    /// Megabytes of best-shot crops kept; beyond it the oldest are evicted (counted and
+    /// reported upward; sighting metadata is never evicted for crops). Default 1024.
+    #[serde(default = "default_crop_capacity_mb")]
+    pub crop_capacity_mb: u64,
     /// TLS to the county (`[edge.tls]`: `ca`, `cert`, `key`), required for an `https://`
     /// upstream; the certificate's Common Name must be this node's id.
     #[serde(default)]
@@ -101,6 +113,12 @@ fn default_health_interval_s() -> u64 {
 fn default_http_listen() -> std::net::SocketAddr {
     std::net::SocketAddr::from(([127, 0, 0, 1], 7080))
 }
+fn default_media_listen() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], 7090))
+}
+fn default_crop_capacity_mb() -> u64 {
+    1024
+}
 fn default_confidence() -> f32 {
     0.35
 }
@@ -120,6 +138,9 @@ impl EdgeConfig {
             http_listen: default_http_listen(),
             detector: DetectorSection::default(),
             quality: ingest::QualityConfig::default(),
+            media_listen: default_media_listen(),
+            media_url: None,
+            crop_capacity_mb: default_crop_capacity_mb(),
             tls: None,
             cameras: Vec::new(),
         }

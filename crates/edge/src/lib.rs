@@ -3,9 +3,13 @@
 //!
 //! ```text
 //! camera thread ─Frame→ Mailbox (latest only) → analysis thread (detect batch → track)
-//!   ─Vec<Sighting>→ bounded channel → recorder thread (SQLite: sightings + outbox)
+//!   ─Vec<Finished>→ bounded channel → recorder thread (SQLite: crops, sightings + outbox)
 //!   → Forwarder (gRPC Uplink.Push) → county
+//! Media.FetchCrop (gRPC, from the county) ← crop store
 //! ```
+//! Crops stay here: a sighting carries `xl://<node>/crop/<id>`, and the county fetches the
+//! JPEG through this node's Media service when someone asks for it.
+//!
 //! Data flows one way; each stage owns its state and the sender to the next, and stops when its
 //! input closes. Between ingest and analysis only the newest frame per camera is kept (live video
 //! may skip frames; every skipped frame is counted). From the tracker on, queues are bounded and
@@ -14,6 +18,7 @@
 mod analysis;
 mod cameras;
 mod config;
+mod crops;
 mod error;
 mod http;
 mod mailbox;

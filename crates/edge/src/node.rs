@@ -20,7 +20,7 @@ use tokio::sync::{broadcast, watch, Notify};
 use uplink::{Forwarder, ForwarderConfig, ForwarderStats};
 use vision::detector::{Detector, DetectorConfig};
 
-use crate::analysis::Analysis;
+use crate::analysis::{Analysis, Finished};
 use crate::cameras::{CameraChanges, CameraReport, Cameras};
 use crate::{CameraConfig, EdgeConfig, Error};
 
@@ -120,8 +120,23 @@ impl Edge {
                     node: node.clone(),
                     source: Box::new(source),
                 })?
-                .with_outbox_capacity(cfg.outbox_capacity),
+                .with_outbox_capacity(cfg.outbox_capacity)
+                .with_crop_capacity(cfg.crop_capacity_mb.saturating_mul(1 << 20)),
         );
+        let media_listener = tokio::net::TcpListener::bind(cfg.media_listen)
+            .await
+            .map_err(|source| Error::Listen {
+                node: node.clone(),
+                addr: format!("{} (media_listen)", cfg.media_listen),
+                source,
+            })?;
+        let media_addr = media_listener
+            .local_addr()
+            .map_err(|source| Error::Listen {
+                node: node.clone(),
+                addr: cfg.media_listen.to_string(),
+                source,
+            })?;
         let http = tokio::net::TcpListener::bind(cfg.http_listen)
             .await
             .map_err(|source| Error::Listen {
@@ -145,18 +160,45 @@ impl Edge {
             })?),
             None => None,
         };
+        let scheme = if cfg.tls.is_some() { "https" } else { "http" };
+        upward.media_url = cfg
+            .media_url
+            .clone()
+            .unwrap_or_else(|| format!("{scheme}://{media_addr}"));
         let forwarder = Forwarder::new(upward, store.clone(), wake.clone());
         let forwarder_stats = forwarder.stats();
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = vec![tokio::spawn(forwarder.run(shutdown_rx.clone()))];
 
-        let (to_recorder, from_analysis) = crossbeam_channel::bounded::<Vec<Sighting>>(64);
+        tasks.push(serve_media(
+            &cfg,
+            store.clone(),
+            media_listener,
+            shutdown_rx.clone(),
+        )?);
+
+        let (to_recorder, from_analysis) = crossbeam_channel::bounded::<Vec<Finished>>(64);
         let (recorded, _) = broadcast::channel(4096);
         let recorder = {
             let (store, node, recorded, wake) =
                 (store.clone(), node.clone(), recorded.clone(), wake.clone());
             spawn(&node.clone(), "recorder", move || {
-                for batch in from_analysis {
+                for finished in from_analysis {
+                    // Crops first, so each sighting goes out with its reference. A crop that
+                    // cannot be stored leaves the sighting without one (logged), never stalls it.
+                    let batch: Vec<Sighting> = finished
+                        .into_iter()
+                        .map(|f| {
+                            let mut s = f.sighting;
+                            if let Some(jpeg) = f.crop {
+                                match store.put_crop(&jpeg) {
+                                    Ok(id) => s.crop_ref = store::crop_ref(&node, id),
+                                    Err(e) => tracing::warn!(%node, error = %e, "crop not kept"),
+                                }
+                            }
+                            s
+                        })
+                        .collect();
                     // A failed write is retried: the sightings exist nowhere else yet.
                     let mut delay = Duration::from_millis(100);
                     loop {
@@ -347,4 +389,57 @@ fn spawn(
             node: node.to_owned(),
             source,
         })
+}
+
+/// Serves `Media.FetchCrop` for this node's crops. With TLS only other nodes of the deployment
+/// (a certificate from the CA) may fetch; without it, anyone who can reach the port.
+fn serve_media(
+    cfg: &EdgeConfig,
+    store: Arc<Store>,
+    listener: tokio::net::TcpListener,
+    mut stop: watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, Error> {
+    let node = cfg.node.clone();
+    let bad = |message: String| Error::Config {
+        node: node.clone(),
+        message,
+    };
+    let mut server = tonic::transport::Server::builder();
+    let tls = cfg.tls.is_some();
+    if let Some(t) = &cfg.tls {
+        let t = t.server().map_err(|e| bad(e.to_string()))?;
+        server = server.tls_config(t).map_err(|e| bad(format!("TLS: {e}")))?;
+    } else {
+        tracing::warn!(%node, "no [edge.tls]: crops are served to anyone who reaches media_listen");
+    }
+    let gate: uplink::Gate = Arc::new(move |req| {
+        if !tls || uplink::tls::peer_node(req).is_some() {
+            Ok(())
+        } else {
+            Err(tonic::Status::permission_denied(
+                "crops are served to nodes of this deployment only (present a client certificate)",
+            ))
+        }
+    });
+    let media = uplink::MediaService::new(
+        node.clone(),
+        store,
+        uplink::MediaDirectory::default(),
+        None,
+        gate,
+    );
+    Ok(tokio::spawn(async move {
+        let served = server
+            .add_service(media.into_server())
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                },
+            )
+            .await;
+        if let Err(e) = served {
+            tracing::error!(%node, error = %e, "media server stopped");
+        }
+    }))
 }

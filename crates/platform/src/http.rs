@@ -21,6 +21,7 @@ pub(crate) struct HttpState {
     pub store: Arc<Store>,
     pub health: HealthService,
     pub auth: crate::auth::Auth,
+    pub media: Arc<uplink::MediaStats>,
     pub upstream_connected: Option<Arc<uplink::ForwarderStats>>,
 }
 
@@ -106,11 +107,43 @@ async fn metrics(State(s): State<HttpState>) -> Response {
             src.high_water as f64,
         );
         m.sample(
+            "xueliang_source_crops_shed_total",
+            Kind::Counter,
+            "Crops a source reports it evicted for its storage budget.",
+            &[("node", node), ("source", &src.source)],
+            src.crops_shed_total as f64,
+        );
+        m.sample(
             "xueliang_source_shed_total",
             Kind::Counter,
             "Items a source reports it shed.",
             &[("node", node), ("source", &src.source)],
             src.shed_total as f64,
+        );
+    }
+    for (name, help, v) in [
+        (
+            "xueliang_media_served_total",
+            "Crops served by this node.",
+            &s.media.served,
+        ),
+        (
+            "xueliang_media_cache_hits_total",
+            "Crops served from this node's cache.",
+            &s.media.cache_hits,
+        ),
+        (
+            "xueliang_media_fetched_total",
+            "Crops fetched from the tier below.",
+            &s.media.fetched,
+        ),
+    ] {
+        m.sample(
+            name,
+            Kind::Counter,
+            help,
+            &[("node", node)],
+            v.load(std::sync::atomic::Ordering::Relaxed) as f64,
         );
     }
     if let Some(f) = &s.upstream_connected {

@@ -121,11 +121,35 @@ impl Platform {
             InterceptedService::new(search.into_server(), auth.interceptor(Role::Investigator));
         let grpc_health =
             InterceptedService::new(grpc_health.into_server(), auth.interceptor(Role::Operator));
+        // Crops: investigators (token) and other nodes of the deployment (certificate).
+        let gate_auth = auth.clone();
+        let gate: uplink::Gate = Arc::new(move |req| {
+            if uplink::tls::peer_node(req).is_some() {
+                return Ok(());
+            }
+            let header = req
+                .metadata()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok());
+            gate_auth
+                .check_header(header, Role::Investigator)
+                .map(|_| ())
+                .map_err(tonic::Status::from)
+        });
+        let media = uplink::MediaService::new(
+            cfg.node.clone(),
+            store.clone(),
+            receiver.media_directory(),
+            client_tls.clone(),
+            gate,
+        );
+        let media_stats = media.stats();
         tasks.push(tokio::spawn(async move {
             let served = server
                 .add_service(rx.into_server())
                 .add_service(search)
                 .add_service(grpc_health)
+                .add_service(media.into_server())
                 .serve_with_incoming_shutdown(
                     tokio_stream::wrappers::TcpListenerStream::new(listener),
                     async move {
@@ -141,6 +165,8 @@ impl Platform {
         if let Some(up) = &cfg.upstream {
             let mut fc = ForwarderConfig::new(cfg.node.clone(), up.clone());
             fc.tls = client_tls;
+            let scheme = if cfg.tls.is_some() { "https" } else { "http" };
+            fc.media_url = format!("{scheme}://{addr}");
             let f = Forwarder::new(fc, store.clone(), queued);
             forwarder = Some(f.stats());
             tasks.push(tokio::spawn(f.run(shutdown_rx.clone())));
@@ -150,6 +176,7 @@ impl Platform {
             store: store.clone(),
             health,
             auth,
+            media: media_stats,
             upstream_connected: forwarder.clone(),
         });
         let (node, mut stop) = (cfg.node.clone(), shutdown_rx);

@@ -7,6 +7,7 @@
 //! must still send upstream (sightings and camera health, see [`Item`]), written in the same transaction as the local write so a crash can
 //! neither lose nor duplicate an item.
 
+mod crops;
 mod error;
 mod health;
 mod item;
@@ -14,6 +15,7 @@ mod outbox;
 mod query;
 mod sqlite;
 
+pub use crops::{crop_ref, parse_crop_ref, CropLookup, DEFAULT_CROP_CAPACITY_BYTES};
 pub use error::Error;
 pub use health::CameraRow;
 pub use item::Item;

@@ -44,15 +44,13 @@ impl Store {
     }
 
     /// Makes every pending outbox item numbered above `high_water`, the upstream's mark for
-    /// this node. Needed only when the local database was reset while the upstream remembers
-    /// the old numbers: without it the upstream would skip new items as replays. Sightings
+    /// this node, when this database has numbered fewer items than that: it was reset while
+    /// the upstream remembers the old numbers, and without this the upstream would skip new
+    /// items as replays. Otherwise nothing changes. Sightings
     /// made here (`key.origin == origin`) are renumbered too. Returns the items moved.
     pub fn rebase_outbox(&self, origin: &str, high_water: u64) -> Result<u64, Error> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(self.sql("begin rebase"))?;
-        let low: Option<i64> = tx
-            .query_row("SELECT min(seq) FROM outbox", [], |r| r.get(0))
-            .map_err(self.sql("rebase outbox"))?;
         let last: Option<i64> = tx
             .query_row(
                 "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'",
@@ -61,7 +59,10 @@ impl Store {
             )
             .optional()
             .map_err(self.sql("rebase outbox"))?;
-        if last.unwrap_or(0) as u64 >= high_water && low.is_none_or(|l| l as u64 > high_water) {
+        // Only a reset database has numbered fewer items than the upstream has seen. Pending
+        // items at or below the mark are normal after a crash between the upstream's commit and
+        // the local ack: they were delivered, and the ack that follows deletes them.
+        if last.unwrap_or(0) as u64 >= high_water {
             return Ok(0);
         }
         let rows: Vec<(i64, String)> = tx

@@ -67,6 +67,15 @@ CREATE TABLE IF NOT EXISTS camera_health (
     body        TEXT    NOT NULL,
     PRIMARY KEY (node, camera)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS crops (
+    id    INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms INTEGER NOT NULL,
+    jpeg  BLOB    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS origins (
+    origin TEXT PRIMARY KEY,
+    via    TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -107,6 +116,8 @@ pub struct Batch<'a> {
     pub through: u64,
     /// Items the source says it shed, ever.
     pub shed_total: u64,
+    /// Crops the source says it evicted for its storage budget, ever.
+    pub crops_shed_total: u64,
 }
 
 impl<'a> Batch<'a> {
@@ -118,6 +129,7 @@ impl<'a> Batch<'a> {
             rejected: &[],
             through,
             shed_total: 0,
+            crops_shed_total: 0,
         }
     }
 }
@@ -137,6 +149,8 @@ pub struct SourceStat {
     pub shed_total: u64,
     /// Items refused by admission checks (kept in quarantine).
     pub rejected_total: u64,
+    /// Crops the source evicted for its storage budget.
+    pub crops_shed_total: u64,
 }
 
 /// Totals for operators.
@@ -153,6 +167,7 @@ pub struct Store {
     conn: Mutex<Connection>,
     pub(crate) path: String,
     pub(crate) outbox_capacity: u64,
+    pub(crate) crop_capacity: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -201,10 +216,21 @@ impl Store {
             .map_err(|e| sql("set busy timeout", e))?;
         conn.execute_batch(SCHEMA)
             .map_err(|e| sql("create schema", e))?;
+        // Databases made before crops were counted per source gain the column.
+        let has_crops_shed = conn
+            .prepare("SELECT crops_shed_total FROM sources LIMIT 0")
+            .is_ok();
+        if !has_crops_shed {
+            conn.execute_batch(
+                "ALTER TABLE sources ADD COLUMN crops_shed_total INTEGER NOT NULL DEFAULT 0",
+            )
+            .map_err(|e| sql("add sources.crops_shed_total", e))?;
+        }
         Ok(Store {
             conn: Mutex::new(conn),
             path,
             outbox_capacity: DEFAULT_OUTBOX_CAPACITY,
+            crop_capacity: crate::crops::DEFAULT_CROP_CAPACITY_BYTES,
         })
     }
 
@@ -302,6 +328,7 @@ impl Store {
             rejected += n as i64;
         }
         let mut outcome = AppendOutcome::default();
+        let mut origins: Vec<&str> = Vec::new();
         for (i, (seq, item)) in items.iter().enumerate() {
             if *seq <= hw {
                 outcome.duplicates += 1;
@@ -318,6 +345,9 @@ impl Store {
                     }
                     outcome.inserted += 1;
                     outcome.fresh.push(i);
+                    if !origins.contains(&s.key.origin.as_str()) {
+                        origins.push(&s.key.origin);
+                    }
                     if forward {
                         tx.execute(
                             "INSERT INTO outbox (kind, body) VALUES ('sighting', ?1)",
@@ -337,14 +367,30 @@ impl Store {
         }
         hw = hw.max(through);
         tx.execute(
-            "INSERT INTO sources (source, high_water, shed_total, rejected_total)
-             VALUES (?1, ?2, ?3, ?4)
+            "INSERT INTO sources (source, high_water, shed_total, rejected_total, crops_shed_total)
+             VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT(source) DO UPDATE SET high_water = excluded.high_water,
                  shed_total = max(shed_total, excluded.shed_total),
-                 rejected_total = rejected_total + excluded.rejected_total",
-            params![source, hw as i64, shed_total as i64, rejected],
+                 rejected_total = rejected_total + excluded.rejected_total,
+                 crops_shed_total = max(crops_shed_total, excluded.crops_shed_total)",
+            params![
+                source,
+                hw as i64,
+                shed_total as i64,
+                rejected,
+                batch.crops_shed_total as i64
+            ],
         )
         .map_err(self.sql("update high-water mark"))?;
+        // Where each origin's sightings came from: the route toward its crops.
+        for origin in origins {
+            tx.execute(
+                "INSERT INTO origins (origin, via) VALUES (?1, ?2)
+                 ON CONFLICT(origin) DO UPDATE SET via = excluded.via",
+                params![origin, source],
+            )
+            .map_err(self.sql("record origin route"))?;
+        }
         if forward {
             outcome.shed = self.shed_overflow(&tx)?;
         }
@@ -441,7 +487,7 @@ impl Store {
         let outbox_shed_total = meta(&conn, "shed_total").map_err(self.sql("stats"))?;
         let mut stmt = conn
             .prepare(
-                "SELECT source, high_water, shed_total, rejected_total FROM sources ORDER BY source",
+                "SELECT source, high_water, shed_total, rejected_total, crops_shed_total FROM sources ORDER BY source",
             )
             .map_err(self.sql("stats"))?;
         let sources = stmt
@@ -451,6 +497,7 @@ impl Store {
                     high_water: r.get::<_, i64>(1)? as u64,
                     shed_total: r.get::<_, i64>(2)? as u64,
                     rejected_total: r.get::<_, i64>(3)? as u64,
+                    crops_shed_total: r.get::<_, i64>(4)? as u64,
                 })
             })
             .map_err(self.sql("stats"))?
@@ -615,6 +662,27 @@ mod tests {
             .unwrap();
         assert_eq!(next[0].key.seq, 42);
         assert_eq!(store.stats().unwrap().sightings, 2);
+    }
+
+    /// Killed after the upstream committed a batch but before the local ack: the items are
+    /// still pending at or below the upstream's mark. They were delivered; renumbering them
+    /// would send them twice (found by the federation chaos test).
+    #[test]
+    fn delivered_but_unacked_items_are_not_renumbered() {
+        let store = Store::open_in_memory().unwrap();
+        store
+            .record(
+                "e",
+                (0..5)
+                    .map(|i| sighting("a", i, VehicleClass::Car))
+                    .collect(),
+            )
+            .unwrap();
+        assert_eq!(store.rebase_outbox("e", 3).unwrap(), 0);
+        assert_eq!(store.rebase_outbox("e", 5).unwrap(), 0);
+        store.ack(3).unwrap();
+        let p = store.pending(3, 10).unwrap();
+        assert_eq!(p.iter().map(|p| p.seq).collect::<Vec<_>>(), [4, 5]);
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub struct ForwarderConfig {
     pub ack_timeout: Duration,
     /// TLS to the upstream (`https://` upstreams); `None` for plain text.
     pub tls: Option<tonic::transport::ClientTlsConfig>,
+    /// Where this node's Media service answers, announced in the Hello so the upstream can
+    /// fetch crops through it; empty when it has none.
+    pub media_url: String,
 }
 
 impl ForwarderConfig {
@@ -40,6 +43,7 @@ impl ForwarderConfig {
             max_backoff: Duration::from_secs(10),
             ack_timeout: Duration::from_secs(30),
             tls: None,
+            media_url: String::new(),
         }
     }
 }
@@ -142,7 +146,9 @@ impl Forwarder {
             .tcp_nodelay(true)
             .connect()
             .await
-            .map_err(|e| self.upstream_err(format!("cannot connect: {}", error_chain(&e))))?;
+            .map_err(|e| {
+                self.upstream_err(format!("cannot connect: {}", crate::error_chain(&e)))
+            })?;
         let mut client = UplinkClient::new(channel)
             .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
             .max_encoding_message_size(proto::MAX_MESSAGE_BYTES);
@@ -150,6 +156,7 @@ impl Forwarder {
         tx.send(v1::PushRequest {
             msg: Some(v1::push_request::Msg::Hello(v1::Hello {
                 source: self.cfg.source.clone(),
+                media_url: self.cfg.media_url.clone(),
             })),
         })
         .await
@@ -177,8 +184,14 @@ impl Forwarder {
         *backoff = Duration::from_millis(200);
         loop {
             let limit = self.cfg.batch_size;
-            let (items, shed_total) = self
-                .blocking(move |s| Ok((s.pending(acked, limit)?, s.shed_total()?)))
+            let (items, shed_total, crops_shed_total) = self
+                .blocking(move |s| {
+                    Ok((
+                        s.pending(acked, limit)?,
+                        s.shed_total()?,
+                        s.crops_shed_total()?,
+                    ))
+                })
                 .await?;
             if items.is_empty() {
                 tokio::select! {
@@ -201,6 +214,7 @@ impl Forwarder {
                     })
                     .collect(),
                 shed_total,
+                crops_shed_total,
             };
             tx.send(v1::PushRequest {
                 msg: Some(v1::push_request::Msg::Batch(batch)),
@@ -228,21 +242,4 @@ impl Forwarder {
             Ok(Ok(Some(ack))) => Ok(ack.acked_through),
         }
     }
-}
-
-/// An error and its sources on one line: tonic's own text ("transport error") hides the cause,
-/// e.g. a refused connection or a certificate the upstream does not trust.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let part = c.to_string();
-        // hyper and tonic often wrap an error in one with the same text.
-        if !text.ends_with(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        cause = c.source();
-    }
-    text
 }

@@ -9,13 +9,15 @@
 mod admission;
 mod error;
 mod forwarder;
+pub mod media;
 mod receiver;
 pub mod tls;
 
 pub use admission::Admission;
 pub use error::Error;
 pub use forwarder::{Forwarder, ForwarderConfig, ForwarderStats};
-pub use receiver::{Receiver, MAX_BATCH_ITEMS};
+pub use media::{Gate, MediaService, MediaStats};
+pub use receiver::{MediaDirectory, Receiver, MAX_BATCH_ITEMS};
 pub use tls::TlsConfig;
 
 /// Checks a node id as the federation uses it (the source name upstream, the origin of every
@@ -54,6 +56,23 @@ pub fn check_upstream_tls(url: &str, tls: bool, table: &str) -> Result<(), Strin
         )),
         _ => Ok(()),
     }
+}
+
+/// An error and its sources on one line: tonic's own text ("transport error") hides the cause,
+/// e.g. a refused connection or a certificate the upstream does not trust.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let part = c.to_string();
+        // hyper and tonic often wrap an error in one with the same text.
+        if !text.ends_with(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 #[cfg(test)]

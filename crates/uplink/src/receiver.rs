@@ -35,7 +35,12 @@ pub struct Receiver {
     fresh: broadcast::Sender<base::Sighting>,
     /// Wakes this node's forwarder when something new was queued.
     queued: Arc<tokio::sync::Notify>,
+    /// Where each source's Media service answers, as its latest Hello said.
+    media: MediaDirectory,
 }
+
+/// Source node id → the URL of its Media service (from the sources' Hellos).
+pub type MediaDirectory = Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>;
 
 impl Receiver {
     pub fn new(
@@ -53,7 +58,13 @@ impl Receiver {
             forward,
             fresh,
             queued,
+            media: MediaDirectory::default(),
         }
+    }
+
+    /// Where the sources' Media services answer; the platform's Media service routes by it.
+    pub fn media_directory(&self) -> MediaDirectory {
+        self.media.clone()
     }
 
     /// Replaces the default admission rules (any source, ±5 min / 30 days).
@@ -140,6 +151,7 @@ impl Receiver {
                     rejected: &rejected,
                     through: ack_through,
                     shed_total: batch.shed_total,
+                    crops_shed_total: batch.crops_shed_total,
                 },
                 forward,
             )?;
@@ -182,10 +194,10 @@ impl Uplink for Receiver {
             .unwrap_or_else(|| "unknown peer".into());
         let proven = crate::tls::peer_node(&request);
         let mut inbound = request.into_inner();
-        let source = match inbound.next().await {
+        let (source, media_url) = match inbound.next().await {
             Some(Ok(v1::PushRequest {
                 msg: Some(Msg::Hello(h)),
-            })) if !h.source.is_empty() => h.source,
+            })) if !h.source.is_empty() => (h.source, h.media_url),
             Some(Err(status)) => return Err(status),
             _ => {
                 return Err(Error::Protocol {
@@ -222,7 +234,13 @@ impl Uplink for Receiver {
                 .map_err(|e| Status::internal(e.to_string()))?
                 .map_err(|e| Status::from(Error::from(e)))?
         };
-        tracing::info!(%source, %peer, high_water = hw, "uplink opened");
+        tracing::info!(%source, %peer, high_water = hw, %media_url, "uplink opened");
+        if !media_url.is_empty() {
+            self.media
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(source.clone(), media_url);
+        }
         let this = self.clone();
         let out = async_stream(source, hw, inbound, this);
         Ok(Response::new(Box::pin(out)))

@@ -162,6 +162,7 @@ async fn malformed_streams_are_refused() {
     let hello = v1::PushRequest {
         msg: Some(v1::push_request::Msg::Hello(v1::Hello {
             source: "edge-x".into(),
+            ..Default::default()
         })),
     };
     let mut bad = v1::Sighting::from(&sighting(5));
@@ -173,6 +174,7 @@ async fn malformed_streams_are_refused() {
                 body: Some(v1::item::Body::Sighting(bad)),
             }],
             shed_total: 0,
+            crops_shed_total: 0,
         })),
     };
     let mut acks = client
@@ -202,6 +204,7 @@ async fn malformed_streams_are_refused() {
                 body: Some(v1::item::Body::Sighting(s.into())),
             }],
             shed_total: 0,
+            crops_shed_total: 0,
         })),
     };
     let mut keyed = sighting(1);
@@ -234,6 +237,7 @@ async fn malformed_streams_are_refused() {
     let huge = v1::PushRequest {
         msg: Some(v1::push_request::Msg::Hello(v1::Hello {
             source: "x".repeat(5 * 1024 * 1024),
+            ..Default::default()
         })),
     };
     let status = match client.push(tokio_stream::iter(vec![huge])).await {
@@ -255,6 +259,7 @@ async fn unknown_sources_are_refused() {
     let hello = |source: &str| v1::PushRequest {
         msg: Some(v1::push_request::Msg::Hello(v1::Hello {
             source: source.into(),
+            ..Default::default()
         })),
     };
     let status = client

@@ -30,6 +30,7 @@ pub(crate) fn router(state: HttpState) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/cameras", get(cameras))
         .route("/api/v1/sightings", get(sightings))
+        .route("/api/v1/rejected", get(rejected))
         .route("/healthz", get(|| async { "ok\n" }))
         .with_state(state)
 }
@@ -222,6 +223,50 @@ async fn cameras(
     }
     match s.health.overview(p.faulty, p.county).await {
         Ok(o) => Json(o).into_response(),
+        Err(e) => unavailable(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct RejectedParams {
+    #[serde(default)]
+    source: String,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+#[derive(serde::Serialize)]
+struct RejectedRow {
+    source: String,
+    seq: u64,
+    reason: String,
+    at_ms: i64,
+}
+
+/// The quarantine (items refused by admission checks, with their reasons): admins only.
+async fn rejected(
+    State(s): State<HttpState>,
+    headers: HeaderMap,
+    Query(p): Query<RejectedParams>,
+) -> Response {
+    if let Err(d) = authorize(&s, &headers, Role::Admin) {
+        return refused(d);
+    }
+    let store = s.store.clone();
+    let limit = p.limit.unwrap_or(100).min(10_000);
+    match tokio::task::spawn_blocking(move || store.rejected(&p.source, limit)).await {
+        Ok(Ok(rows)) => Json(
+            rows.into_iter()
+                .map(|(source, seq, reason, at_ms)| RejectedRow {
+                    source,
+                    seq,
+                    reason,
+                    at_ms,
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Ok(Err(e)) => unavailable(e),
         Err(e) => unavailable(e),
     }
 }

@@ -129,6 +129,9 @@ async fn roles_guard_grpc_and_http() {
         ("/api/v1/cameras", Some(INVESTIGATOR), "403"),
         ("/api/v1/cameras", Some("xl_guess"), "401"),
         ("/api/v1/cameras", Some(ADMIN), "200"),
+        ("/api/v1/rejected", Some(ADMIN), "200"),
+        ("/api/v1/rejected", Some(OPERATOR), "403"),
+        ("/api/v1/rejected", Some(INVESTIGATOR), "403"),
         ("/metrics", None, "200"),
     ] {
         let line = http_status(&http, path, token).await;

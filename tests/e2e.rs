@@ -347,7 +347,7 @@ async fn camera_to_city_search() {
             "unknown camera {s:?}"
         );
         assert!(
-            [Car, Truck, Bus, Motorcycle, Bicycle].contains(&s.class),
+            [Car, Suv, Pickup, Van, Truck, Bus, Motorcycle, Bicycle].contains(&s.class),
             "{s:?}"
         );
         assert_eq!(s.key.origin, "edge-1");

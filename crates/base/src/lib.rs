@@ -4,6 +4,7 @@
 //! This crate has no GStreamer, ONNX Runtime or gRPC in it, so every other crate can depend on
 //! it cheaply. Times are Unix milliseconds (`i64`), wall clock of the node that saw the frame.
 
+mod embedding;
 mod frame;
 mod health;
 pub mod metrics;
@@ -11,6 +12,7 @@ pub mod plate;
 mod sighting;
 mod vocab;
 
+pub use embedding::Embedding;
 pub use frame::{BBox, Detection, Frame, Plane};
 pub use health::{CameraHealth, CameraState, Diagnosis, HealthReport};
 pub use sighting::{PlateRead, Sighting, SightingKey};

@@ -75,6 +75,10 @@ pub struct Sighting {
     /// 90 right, 180 down, 270 left. `None` when the vehicle hardly moved (parked, queueing).
     #[serde(default)]
     pub direction_deg: Option<f32>,
+    /// Appearance of the best shot (256 bytes), for "similar vehicle" search and for linking
+    /// vehicles whose plate could not be read; `None` when no classifier ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<crate::Embedding>,
 }
 
 impl Sighting {

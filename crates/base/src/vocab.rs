@@ -103,6 +103,8 @@ vocab!(
         Yellow = 6, "yellow";
         Green = 7, "green";
         Brown = 8, "brown";
+        Orange = 9, "orange";
+        Purple = 10, "purple";
     }
 );
 

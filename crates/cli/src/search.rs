@@ -62,8 +62,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{:<19}  {:<14}  {:<10}  {:>5}  {:>6}  {:<12}  sighting",
-        "pass time", "camera", "class", "conf", "frames", "plate"
+        "{:<19}  {:<14}  {:<10}  {:>5}  {:<7}  {:<10}  {:>6}  {:<12}  sighting",
+        "pass time", "camera", "class", "conf", "colour", "heading", "frames", "plate"
     );
     for s in &sightings {
         let plate = s
@@ -72,11 +72,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .clone()
             .unwrap_or_else(|| s.plate.state.to_string());
         println!(
-            "{:<19}  {:<14}  {:<10}  {:>5.2}  {:>6}  {:<12}  {}",
+            "{:<19}  {:<14}  {:<10}  {:>5.2}  {:<7}  {:<10}  {:>6}  {:<12}  {}",
             timefmt::datetime(s.pass_time_ms),
             s.camera,
             s.class.name(),
             s.class_confidence,
+            s.color.name(),
+            s.direction_name().unwrap_or("-"),
             s.frames,
             plate,
             s.key

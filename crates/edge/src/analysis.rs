@@ -8,8 +8,11 @@
 //! a vehicle in view at shutdown still becomes a sighting.
 //!
 //! When the tracker says a detection is its track's new best shot, the lane keeps that frame
-//! (shared, not copied) until the track ends; the finished sighting then goes out with the
-//! JPEG crop of its best shot (see `crops`).
+//! (shared, not copied): up to [`SHOTS`] best shots per track, at least [`SHOT_GAP_MS`] apart,
+//! the latest always last. When the track ends, its shots are classified in one batch (vehicle
+//! type voted over them, see `vision::TypeVote`), the last one gives colour, appearance
+//! embedding and the JPEG crop (see `crops`). So attributes cost a few crops per vehicle, never
+//! a full frame, and never run per frame.
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
@@ -21,6 +24,18 @@ use base::{BBox, Frame, Sighting};
 use crossbeam_channel::Sender;
 use track::{TrackId, Tracker, TrackerConfig};
 use vision::detector::Detector;
+use vision::VehicleClassifier;
+
+/// Best shots kept per track for its attributes.
+const SHOTS: usize = 3;
+/// Two kept shots are at least this far apart; a newer best inside the gap replaces the last.
+const SHOT_GAP_MS: i64 = 300;
+
+/// One best shot: the frame (shared) and the vehicle's box in it.
+struct Shot {
+    frame: Frame,
+    bbox: BBox,
+}
 
 use crate::mailbox::Mailbox;
 
@@ -37,8 +52,8 @@ pub struct Lane {
     pub device_id: String,
     pub mailbox: Arc<Mailbox>,
     pub tracker: Tracker,
-    /// The best-shot frame and box of each open track.
-    best: HashMap<TrackId, (Frame, BBox)>,
+    /// The best shots of each open track, oldest first.
+    shots: HashMap<TrackId, Vec<Shot>>,
     next_due: Instant,
 }
 
@@ -55,7 +70,7 @@ impl Lane {
             device_id,
             mailbox,
             tracker: Tracker::new(camera, TrackerConfig::default()),
-            best: HashMap::new(),
+            shots: HashMap::new(),
             next_due: Instant::now(),
         }
     }
@@ -64,6 +79,7 @@ impl Lane {
 pub struct Analysis {
     pub node: String,
     pub detector: Detector,
+    pub classifier: VehicleClassifier,
     pub lanes: Vec<Lane>,
     /// Cameras added or removed at run time.
     pub commands: crossbeam_channel::Receiver<LaneCmd>,
@@ -130,7 +146,23 @@ impl Analysis {
                             );
                             for (a, d) in assigned.iter().zip(dets.iter()) {
                                 if let (true, Some(track)) = (a.best, a.track) {
-                                    lane.best.insert(track, (frame.clone(), d.bbox));
+                                    let shots = lane.shots.entry(track).or_default();
+                                    let shot = Shot {
+                                        frame: frame.clone(),
+                                        bbox: d.bbox,
+                                    };
+                                    match shots.last_mut() {
+                                        Some(last)
+                                            if frame.captured_ms - last.frame.captured_ms
+                                                < SHOT_GAP_MS =>
+                                        {
+                                            *last = shot
+                                        }
+                                        _ => shots.push(shot),
+                                    }
+                                    if shots.len() > SHOTS {
+                                        shots.remove(0);
+                                    }
                                 }
                             }
                             lane.mailbox.analysed.fetch_add(1, Relaxed);
@@ -168,18 +200,21 @@ impl Analysis {
 
     /// Sends finished sightings on; false when the recorder is gone.
     fn emit(&mut self) -> bool {
-        let mut batch = Vec::new();
+        let mut ended = Vec::new();
         for lane in &mut self.lanes {
             while let Some(end) = lane.tracker.pull() {
-                let best = lane.best.remove(&end.track);
+                let shots = lane.shots.remove(&end.track).unwrap_or_default();
                 // A flicker ends without a sighting.
                 let Some(mut s) = end.sighting else { continue };
                 s.device_id = lane.device_id.clone();
                 lane.mailbox.sightings.fetch_add(1, Relaxed);
-                let crop = best.and_then(|(frame, bbox)| crate::crops::encode(&frame, &bbox));
-                batch.push(Finished { sighting: s, crop });
+                ended.push((s, shots));
             }
         }
+        let batch: Vec<Finished> = ended
+            .into_iter()
+            .map(|(s, shots)| self.finish(s, &shots))
+            .collect();
         if batch.is_empty() {
             return true;
         }
@@ -189,5 +224,39 @@ impl Analysis {
             return false;
         }
         true
+    }
+
+    /// Type (voted over the track's shots), colour, appearance and crop of a finished vehicle.
+    /// A classifier failure leaves the detector's class and no embedding, never the sighting.
+    fn finish(&mut self, mut s: Sighting, shots: &[Shot]) -> Finished {
+        let Some(last) = shots.last() else {
+            return Finished {
+                sighting: s,
+                crop: None,
+            };
+        };
+        let crops: Vec<(&Frame, BBox)> = shots.iter().map(|sh| (&sh.frame, sh.bbox)).collect();
+        match self.classifier.classify_batch(&crops) {
+            Ok(attrs) => {
+                let mut vote = vision::TypeVote::new();
+                for a in &attrs {
+                    vote.add(&a.masses);
+                }
+                let d = vote.decide(s.class, s.class_confidence, vision::TYPE_CUT);
+                s.class = d.class;
+                s.class_confidence = d.confidence;
+                s.embedding = attrs.last().map(|a| a.embedding.clone());
+            }
+            Err(e) => {
+                tracing::warn!(node = %self.node, camera = %s.camera, error = %e, "vehicle classifier failed; detector class kept");
+            }
+        }
+        let (color, confidence) =
+            vision::body_colour(&last.frame, &last.bbox, vision::frame_gain(&last.frame));
+        if confidence >= vision::colour::MIN_CONFIDENCE {
+            (s.color, s.color_confidence) = (color, confidence);
+        }
+        let crop = crate::crops::encode(&last.frame, &last.bbox);
+        Finished { sighting: s, crop }
     }
 }

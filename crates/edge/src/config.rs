@@ -66,6 +66,10 @@ pub struct DetectorSection {
     /// ONNX Runtime shared library. Default `$XUELIANG_HOME/onnxruntime/libonnxruntime.so.1.32.0`.
     #[serde(default)]
     pub runtime: Option<PathBuf>,
+    /// Vehicle type classifier and appearance model (EfficientNet-Lite0, ImageNet classes).
+    /// Default `$XUELIANG_HOME/models/efficientnet-lite0-vehicle.onnx`.
+    #[serde(default)]
+    pub classifier: Option<PathBuf>,
     /// Minimum detection score. Default 0.35.
     #[serde(default = "default_confidence")]
     pub confidence: f32,
@@ -79,6 +83,7 @@ impl Default for DetectorSection {
         DetectorSection {
             model: None,
             runtime: None,
+            classifier: None,
             confidence: default_confidence(),
             threads: default_threads(),
         }

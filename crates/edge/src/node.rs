@@ -110,6 +110,14 @@ impl Edge {
             },
         )
         .map_err(vision_err)?;
+        let classifier_path = cfg
+            .detector
+            .classifier
+            .clone()
+            .unwrap_or_else(vision::default_classifier_path);
+        let classifier =
+            vision::VehicleClassifier::open(&classifier_path, cfg.detector.threads.max(1))
+                .map_err(vision_err)?;
         ingest::init().map_err(|source| Error::Ingest {
             node: node.clone(),
             source: Box::new(source),
@@ -227,6 +235,7 @@ impl Edge {
         let analysis = Analysis {
             node: node.clone(),
             detector,
+            classifier,
             lanes: Vec::new(),
             commands: lane_rx,
             period: (cfg.analysis_fps > 0.0)

@@ -54,6 +54,11 @@ impl From<&base::Sighting> for v1::Sighting {
             frames: s.frames,
             crop_ref: s.crop_ref.clone(),
             direction_deg: s.direction_deg,
+            embedding: s
+                .embedding
+                .as_ref()
+                .map(|e| e.to_bytes().to_vec())
+                .unwrap_or_default(),
         }
     }
 }
@@ -80,6 +85,21 @@ impl TryFrom<v1::Sighting> for base::Sighting {
             ));
         }
         let plate = s.plate.unwrap_or_default();
+        let embedding = match s.embedding.len() {
+            0 => None,
+            _ => Some(base::Embedding::from_bytes(&s.embedding).ok_or_else(|| {
+                bad(
+                    "sighting",
+                    format!(
+                        "{}#{}: embedding of {} bytes, expected {}",
+                        key.origin,
+                        key.seq,
+                        s.embedding.len(),
+                        base::Embedding::DIM
+                    ),
+                )
+            })?),
+        };
         Ok(base::Sighting {
             key: base::SightingKey {
                 origin: key.origin,
@@ -112,6 +132,7 @@ impl TryFrom<v1::Sighting> for base::Sighting {
             frames: s.frames,
             crop_ref: s.crop_ref,
             direction_deg: s.direction_deg.filter(|d| d.is_finite()),
+            embedding,
         })
     }
 }
@@ -259,6 +280,9 @@ mod tests {
             frames: 12,
             crop_ref: String::new(),
             direction_deg: Some(135.0),
+            embedding: Some(base::Embedding::from_components(std::array::from_fn(|i| {
+                (i as i32 - 128).clamp(-127, 127) as i8
+            }))),
         }
     }
 
@@ -302,6 +326,12 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("missing key"));
+        let mut wire = v1::Sighting::from(&sample());
+        wire.embedding.truncate(10);
+        assert!(base::Sighting::try_from(wire)
+            .unwrap_err()
+            .to_string()
+            .contains("embedding of 10 bytes"));
         let mut wire = v1::Sighting::from(&sample());
         wire.bbox.as_mut().unwrap().x1 = f32::NAN;
         assert!(base::Sighting::try_from(wire)

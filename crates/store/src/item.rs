@@ -5,6 +5,8 @@ use base::{HealthReport, Sighting};
 /// One outbox or batch item. Stored as externally tagged JSON (`{"sighting": {…}}`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
+// Nearly every item is a sighting: boxing it would add an allocation per item for nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Item {
     Sighting(Sighting),
     Health(HealthReport),

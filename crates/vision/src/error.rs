@@ -34,8 +34,8 @@ pub enum Error {
     #[error("model not found at {}; {SETUP_HINT}", path.display())]
     ModelMissing { path: PathBuf },
 
-    /// The model loaded but its inputs or outputs are not what the decoder expects.
-    #[error("model {} does not fit the YOLO detector contract: {reason}", path.display())]
+    /// The model loaded but its inputs or outputs are not what the code around it expects.
+    #[error("model {} does not fit its contract: {reason}", path.display())]
     ModelContract { path: PathBuf, reason: String },
 
     /// A frame whose planes do not fit its buffer (a bug upstream, never a camera problem).

@@ -180,3 +180,47 @@ fn search_prints_table_and_json() {
     assert!(!err.contains("wrong-secret"), "{err}");
     rt.block_on(city.shutdown());
 }
+
+/// `xueliang analyze` over the real clip: the vehicle path (detector, tracker, classifier,
+/// colour, crops) into a local store, with video time from `--start`.
+#[test]
+fn analyze_finds_vehicles_in_a_recording() {
+    let clip = common::clip();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("case.sqlite");
+    let start = "2026-11-20T22:10:00+08:00";
+    let (code, out, err) = xueliang(&[
+        "analyze",
+        clip.to_str().unwrap(),
+        "--database",
+        db.to_str().unwrap(),
+        "--start",
+        start,
+        "--camera",
+        "dvr-7",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let rows: Vec<base::Sighting> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let t0 = 1_795_183_800_000; // 2026-11-20 22:10 +08:00
+    assert!(
+        rows.iter().any(|s| s.class == base::VehicleClass::Car),
+        "{out}"
+    );
+    for s in &rows {
+        assert_eq!(s.camera, "dvr-7");
+        assert!(s.pass_time_ms >= t0 && s.pass_time_ms <= t0 + 11_000, "{s:?}");
+        assert!(s.crop_ref.starts_with("xl://analyze/crop/"), "{s:?}");
+        assert!(s.embedding.is_some());
+    }
+    let store = store::Store::open(&db).unwrap();
+    assert_eq!(store.stats().unwrap().sightings as usize, rows.len());
+    assert!(err.contains("vehicles"), "progress on stderr: {err}");
+
+    let (code, _, err) = xueliang(&["analyze", "/no/such/video.mp4"]);
+    assert_eq!(code, 1);
+    assert!(one_line_error(&err).contains("/no/such/video.mp4"), "{err}");
+}

@@ -5,6 +5,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod analyze;
 mod bench;
 mod camera;
 mod cameras;
@@ -40,6 +41,8 @@ enum Command {
     Demo(demo::Args),
     /// Run an edge node from a config file (cameras → detection → county).
     Edge(edge::Args),
+    /// Find the vehicles in recorded video files, into a local store.
+    Analyze(analyze::Args),
     /// Run a county or city platform from a config file.
     Platform(platform::Args),
     /// Search the sightings a platform holds.
@@ -69,12 +72,14 @@ fn main() {
         | Command::Search(_)
         | Command::Cameras(_)
         | Command::Crop(_)
+        | Command::Analyze(_)
         | Command::Feed(_) => "warn",
         _ => "info",
     });
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Edge(a) => edge::run(a),
+        Command::Analyze(a) => analyze::run(a),
         Command::Platform(a) => platform::run(a),
         Command::Search(a) => search::run(a),
         Command::Cameras(a) => cameras::run(a),

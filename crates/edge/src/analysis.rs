@@ -7,37 +7,19 @@
 //! frames (never sightings) are skipped and counted. On stop every open track is flushed, so
 //! a vehicle in view at shutdown still becomes a sighting.
 //!
-//! When the tracker says a detection is its track's new best shot, the lane keeps that frame
-//! (shared, not copied): up to [`SHOTS`] best shots per track, at least [`SHOT_GAP_MS`] apart,
-//! the latest always last. When the track ends, its shots are classified in one batch (vehicle
-//! type voted over them, see `vision::TypeVote`), the last one gives colour, appearance
-//! embedding and the JPEG crop (see `crops`). So attributes cost a few crops per vehicle, never
-//! a full frame, and never run per frame.
+//! Per camera, detections go to a [`VehicleTracks`] (tracker + best shots), and finished
+//! vehicles get their attributes from [`Models`] (see `vehicles`).
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use std::collections::HashMap;
-
-use base::{BBox, Frame, Sighting};
+use base::Frame;
 use crossbeam_channel::Sender;
-use track::{TrackId, Tracker, TrackerConfig};
-use vision::detector::Detector;
-use vision::VehicleClassifier;
-
-/// Best shots kept per track for its attributes.
-const SHOTS: usize = 3;
-/// Two kept shots are at least this far apart; a newer best inside the gap replaces the last.
-const SHOT_GAP_MS: i64 = 300;
-
-/// One best shot: the frame (shared) and the vehicle's box in it.
-struct Shot {
-    frame: Frame,
-    bbox: BBox,
-}
+use track::TrackerConfig;
 
 use crate::mailbox::Mailbox;
+use crate::vehicles::{Finished, Models, VehicleTracks};
 
 /// A change to the set of cameras, applied between two turns.
 pub enum LaneCmd {
@@ -49,28 +31,17 @@ pub enum LaneCmd {
 /// One camera as the analysis stage sees it.
 pub struct Lane {
     pub camera: String,
-    pub device_id: String,
     pub mailbox: Arc<Mailbox>,
-    pub tracker: Tracker,
-    /// The best shots of each open track, oldest first.
-    shots: HashMap<TrackId, Vec<Shot>>,
+    pub vehicles: VehicleTracks,
     next_due: Instant,
-}
-
-/// A sighting on its way to the recorder, with the JPEG of its best shot.
-pub struct Finished {
-    pub sighting: Sighting,
-    pub crop: Option<Vec<u8>>,
 }
 
 impl Lane {
     pub fn new(camera: &str, device_id: String, mailbox: Arc<Mailbox>) -> Self {
         Lane {
             camera: camera.to_owned(),
-            device_id,
+            vehicles: VehicleTracks::new(camera, device_id, TrackerConfig::default()),
             mailbox,
-            tracker: Tracker::new(camera, TrackerConfig::default()),
-            shots: HashMap::new(),
             next_due: Instant::now(),
         }
     }
@@ -78,8 +49,7 @@ impl Lane {
 
 pub struct Analysis {
     pub node: String,
-    pub detector: Detector,
-    pub classifier: VehicleClassifier,
+    pub models: Models,
     pub lanes: Vec<Lane>,
     /// Cameras added or removed at run time.
     pub commands: crossbeam_channel::Receiver<LaneCmd>,
@@ -105,7 +75,7 @@ impl Analysis {
                     LaneCmd::Remove(camera) => {
                         // Its open tracks become sightings before it goes.
                         if let Some(lane) = self.lanes.iter_mut().find(|l| l.camera == camera) {
-                            lane.tracker.flush();
+                            lane.vehicles.flush();
                             lane.mailbox.clear();
                         }
                         if !self.emit() {
@@ -132,39 +102,14 @@ impl Analysis {
                 std::thread::sleep(Duration::from_millis(5));
             } else {
                 let refs: Vec<&Frame> = frames.iter().collect();
-                match self.detector.detect_batch(&refs) {
+                match self.models.detector.detect_batch(&refs) {
                     Ok(dets) => {
                         failing = false;
                         *self.detector_ms.lock().unwrap_or_else(|p| p.into_inner()) =
-                            self.detector.timings().ms_per_frame();
+                            self.models.detector.timings().ms_per_frame();
                         for ((frame, dets), i) in frames.iter().zip(&dets).zip(&lanes) {
                             let lane = &mut self.lanes[*i];
-                            let assigned = lane.tracker.push(
-                                frame.captured_ms,
-                                (frame.width, frame.height),
-                                dets,
-                            );
-                            for (a, d) in assigned.iter().zip(dets.iter()) {
-                                if let (true, Some(track)) = (a.best, a.track) {
-                                    let shots = lane.shots.entry(track).or_default();
-                                    let shot = Shot {
-                                        frame: frame.clone(),
-                                        bbox: d.bbox,
-                                    };
-                                    match shots.last_mut() {
-                                        Some(last)
-                                            if frame.captured_ms - last.frame.captured_ms
-                                                < SHOT_GAP_MS =>
-                                        {
-                                            *last = shot
-                                        }
-                                        _ => shots.push(shot),
-                                    }
-                                    if shots.len() > SHOTS {
-                                        shots.remove(0);
-                                    }
-                                }
-                            }
+                            lane.vehicles.observe(frame, dets);
                             lane.mailbox.analysed.fetch_add(1, Relaxed);
                         }
                     }
@@ -183,7 +128,7 @@ impl Analysis {
             if last_expire.elapsed() > Duration::from_millis(250) {
                 let t = base::now_ms();
                 for lane in &mut self.lanes {
-                    lane.tracker.expire(t);
+                    lane.vehicles.expire(t);
                 }
                 last_expire = Instant::now();
             }
@@ -192,7 +137,7 @@ impl Analysis {
             }
         }
         for lane in &mut self.lanes {
-            lane.tracker.flush();
+            lane.vehicles.flush();
             lane.mailbox.clear();
         }
         self.emit();
@@ -200,21 +145,12 @@ impl Analysis {
 
     /// Sends finished sightings on; false when the recorder is gone.
     fn emit(&mut self) -> bool {
-        let mut ended = Vec::new();
+        let mut batch = Vec::new();
         for lane in &mut self.lanes {
-            while let Some(end) = lane.tracker.pull() {
-                let shots = lane.shots.remove(&end.track).unwrap_or_default();
-                // A flicker ends without a sighting.
-                let Some(mut s) = end.sighting else { continue };
-                s.device_id = lane.device_id.clone();
-                lane.mailbox.sightings.fetch_add(1, Relaxed);
-                ended.push((s, shots));
-            }
+            let done = lane.vehicles.finished(&mut self.models);
+            lane.mailbox.sightings.fetch_add(done.len() as u64, Relaxed);
+            batch.extend(done);
         }
-        let batch: Vec<Finished> = ended
-            .into_iter()
-            .map(|(s, shots)| self.finish(s, &shots))
-            .collect();
         if batch.is_empty() {
             return true;
         }
@@ -224,39 +160,5 @@ impl Analysis {
             return false;
         }
         true
-    }
-
-    /// Type (voted over the track's shots), colour, appearance and crop of a finished vehicle.
-    /// A classifier failure leaves the detector's class and no embedding, never the sighting.
-    fn finish(&mut self, mut s: Sighting, shots: &[Shot]) -> Finished {
-        let Some(last) = shots.last() else {
-            return Finished {
-                sighting: s,
-                crop: None,
-            };
-        };
-        let crops: Vec<(&Frame, BBox)> = shots.iter().map(|sh| (&sh.frame, sh.bbox)).collect();
-        match self.classifier.classify_batch(&crops) {
-            Ok(attrs) => {
-                let mut vote = vision::TypeVote::new();
-                for a in &attrs {
-                    vote.add(&a.masses);
-                }
-                let d = vote.decide(s.class, s.class_confidence, vision::TYPE_CUT);
-                s.class = d.class;
-                s.class_confidence = d.confidence;
-                s.embedding = attrs.last().map(|a| a.embedding.clone());
-            }
-            Err(e) => {
-                tracing::warn!(node = %self.node, camera = %s.camera, error = %e, "vehicle classifier failed; detector class kept");
-            }
-        }
-        let (color, confidence) =
-            vision::body_colour(&last.frame, &last.bbox, vision::frame_gain(&last.frame));
-        if confidence >= vision::colour::MIN_CONFIDENCE {
-            (s.color, s.color_confidence) = (color, confidence);
-        }
-        let crop = crate::crops::encode(&last.frame, &last.bbox);
-        Finished { sighting: s, crop }
     }
 }

@@ -23,6 +23,7 @@ mod error;
 mod http;
 mod mailbox;
 mod node;
+pub mod vehicles;
 
 pub use cameras::{CameraChanges, CameraReport};
 pub use config::{CameraConfig, DetectorSection, EdgeConfig};

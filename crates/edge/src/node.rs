@@ -18,10 +18,10 @@ use base::Sighting;
 use store::Store;
 use tokio::sync::{broadcast, watch, Notify};
 use uplink::{Forwarder, ForwarderConfig, ForwarderStats};
-use vision::detector::{Detector, DetectorConfig};
 
-use crate::analysis::{Analysis, Finished};
+use crate::analysis::Analysis;
 use crate::cameras::{CameraChanges, CameraReport, Cameras};
+use crate::vehicles::Finished;
 use crate::{CameraConfig, EdgeConfig, Error};
 
 /// What an edge node has done so far.
@@ -90,34 +90,7 @@ impl Edge {
             node: node.clone(),
             source: Box::new(source),
         };
-        let runtime = cfg
-            .detector
-            .runtime
-            .clone()
-            .unwrap_or_else(vision::runtime::default_lib_path);
-        vision::runtime::init(&runtime).map_err(vision_err)?;
-        let model = cfg
-            .detector
-            .model
-            .clone()
-            .unwrap_or_else(vision::detector::default_model_path);
-        let detector = Detector::open(
-            &model,
-            DetectorConfig {
-                conf: cfg.detector.confidence,
-                threads: cfg.detector.threads.max(1),
-                ..DetectorConfig::default()
-            },
-        )
-        .map_err(vision_err)?;
-        let classifier_path = cfg
-            .detector
-            .classifier
-            .clone()
-            .unwrap_or_else(vision::default_classifier_path);
-        let classifier =
-            vision::VehicleClassifier::open(&classifier_path, cfg.detector.threads.max(1))
-                .map_err(vision_err)?;
+        let models = crate::vehicles::Models::open(&cfg.detector).map_err(vision_err)?;
         ingest::init().map_err(|source| Error::Ingest {
             node: node.clone(),
             source: Box::new(source),
@@ -234,8 +207,7 @@ impl Edge {
         let detector_ms = Arc::new(Mutex::new(0.0));
         let analysis = Analysis {
             node: node.clone(),
-            detector,
-            classifier,
+            models,
             lanes: Vec::new(),
             commands: lane_rx,
             period: (cfg.analysis_fps > 0.0)

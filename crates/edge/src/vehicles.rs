@@ -1,0 +1,172 @@
+//! From frames to finished vehicles, for one camera, without threads: what the edge's analysis
+//! thread runs per camera and what `xueliang analyze` runs over recorded files.
+//!
+//! [`Models`] holds the networks (vehicle detector, type/appearance classifier). A
+//! [`VehicleTracks`] per camera feeds detections to its tracker and keeps, for each open track,
+//! up to [`SHOTS`] best shots (the frame is shared, not copied), at least [`SHOT_GAP_MS`] apart
+//! with the latest always last. When a track ends, [`Models::finish`] classifies its shots in
+//! one batch (type voted over them, see `vision::TypeVote`); the last shot gives colour,
+//! appearance embedding and the JPEG crop (see `crops`). Attributes thus cost a few crops per
+//! vehicle, never a full frame and never per frame.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use base::{BBox, Detection, Frame, Sighting};
+use track::{TrackId, Tracker, TrackerConfig};
+use vision::detector::{Detector, DetectorConfig};
+use vision::VehicleClassifier;
+
+use crate::config::DetectorSection;
+
+/// Best shots kept per track for its attributes.
+pub const SHOTS: usize = 3;
+/// Two kept shots are at least this far apart; a newer best inside the gap replaces the last.
+pub const SHOT_GAP_MS: i64 = 300;
+
+/// A finished vehicle: its sighting and the JPEG of its best shot.
+pub struct Finished {
+    pub sighting: Sighting,
+    pub crop: Option<Vec<u8>>,
+}
+
+/// One best shot: the frame (shared) and the vehicle's box in it.
+struct Shot {
+    frame: Frame,
+    bbox: BBox,
+}
+
+/// The networks of the vehicle path.
+pub struct Models {
+    pub detector: Detector,
+    pub classifier: VehicleClassifier,
+}
+
+impl Models {
+    /// Loads ONNX Runtime and the models named in `[edge.detector]` (defaults under
+    /// `$XUELIANG_HOME`).
+    pub fn open(cfg: &DetectorSection) -> Result<Models, vision::Error> {
+        let runtime = cfg
+            .runtime
+            .clone()
+            .unwrap_or_else(vision::runtime::default_lib_path);
+        vision::runtime::init(&runtime)?;
+        let path =
+            |p: &Option<PathBuf>, default: fn() -> PathBuf| p.clone().unwrap_or_else(default);
+        let detector = Detector::open(
+            &path(&cfg.model, vision::detector::default_model_path),
+            DetectorConfig {
+                conf: cfg.confidence,
+                threads: cfg.threads.max(1),
+                ..DetectorConfig::default()
+            },
+        )?;
+        let classifier = VehicleClassifier::open(
+            &path(&cfg.classifier, vision::default_classifier_path),
+            cfg.threads.max(1),
+        )?;
+        Ok(Models {
+            detector,
+            classifier,
+        })
+    }
+
+    /// Type (voted over the track's shots), colour, appearance and crop of a finished vehicle.
+    /// A classifier failure leaves the detector's class and no embedding, never the sighting.
+    fn finish(&mut self, mut s: Sighting, shots: &[Shot]) -> Finished {
+        let Some(last) = shots.last() else {
+            return Finished {
+                sighting: s,
+                crop: None,
+            };
+        };
+        let crops: Vec<(&Frame, BBox)> = shots.iter().map(|sh| (&sh.frame, sh.bbox)).collect();
+        match self.classifier.classify_batch(&crops) {
+            Ok(attrs) => {
+                let mut vote = vision::TypeVote::new();
+                for a in &attrs {
+                    vote.add(&a.masses);
+                }
+                let d = vote.decide(s.class, s.class_confidence, vision::TYPE_CUT);
+                s.class = d.class;
+                s.class_confidence = d.confidence;
+                s.embedding = attrs.last().map(|a| a.embedding.clone());
+            }
+            Err(e) => {
+                tracing::warn!(camera = %s.camera, error = %e, "vehicle classifier failed; detector class kept");
+            }
+        }
+        let (color, confidence) =
+            vision::body_colour(&last.frame, &last.bbox, vision::frame_gain(&last.frame));
+        if confidence >= vision::colour::MIN_CONFIDENCE {
+            (s.color, s.color_confidence) = (color, confidence);
+        }
+        let crop = crate::crops::encode(&last.frame, &last.bbox);
+        Finished { sighting: s, crop }
+    }
+}
+
+/// The open tracks of one camera and their best shots.
+pub struct VehicleTracks {
+    device_id: String,
+    tracker: Tracker,
+    shots: HashMap<TrackId, Vec<Shot>>,
+}
+
+impl VehicleTracks {
+    pub fn new(camera: &str, device_id: String, cfg: TrackerConfig) -> Self {
+        VehicleTracks {
+            device_id,
+            tracker: Tracker::new(camera, cfg),
+            shots: HashMap::new(),
+        }
+    }
+
+    /// Feeds one analysed frame's detections (in `frame.captured_ms` time).
+    pub fn observe(&mut self, frame: &Frame, dets: &[Detection]) {
+        let assigned = self
+            .tracker
+            .push(frame.captured_ms, (frame.width, frame.height), dets);
+        for (a, d) in assigned.iter().zip(dets) {
+            let (true, Some(track)) = (a.best, a.track) else {
+                continue;
+            };
+            let shots = self.shots.entry(track).or_default();
+            let shot = Shot {
+                frame: frame.clone(),
+                bbox: d.bbox,
+            };
+            match shots.last_mut() {
+                Some(last) if frame.captured_ms - last.frame.captured_ms < SHOT_GAP_MS => {
+                    *last = shot
+                }
+                _ => shots.push(shot),
+            }
+            if shots.len() > SHOTS {
+                shots.remove(0);
+            }
+        }
+    }
+
+    /// Ends tracks unseen since before `t_ms` (a camera that stopped sending frames).
+    pub fn expire(&mut self, t_ms: i64) {
+        self.tracker.expire(t_ms);
+    }
+
+    /// Ends every open track (camera removed, node stopping, end of a file).
+    pub fn flush(&mut self) {
+        self.tracker.flush();
+    }
+
+    /// The vehicles whose tracks ended, with their attributes (flickers yield nothing).
+    pub fn finished(&mut self, models: &mut Models) -> Vec<Finished> {
+        let mut out = Vec::new();
+        while let Some(end) = self.tracker.pull() {
+            let shots = self.shots.remove(&end.track).unwrap_or_default();
+            let Some(mut s) = end.sighting else { continue };
+            s.device_id = self.device_id.clone();
+            out.push(models.finish(s, &shots));
+        }
+        out
+    }
+}

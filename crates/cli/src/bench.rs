@@ -61,6 +61,9 @@ struct Report {
     detector_ms_mean: Option<f64>,
     detector_ms_p50: Option<f64>,
     detector_ms_p95: Option<f64>,
+    classifier_crops: Option<usize>,
+    classifier_ms_mean: Option<f64>,
+    classifier_ms_p95: Option<f64>,
     chain_analysed_fps: Option<f64>,
     chain_decoded_fps: Option<f64>,
     chain_sightings: Option<u64>,
@@ -99,11 +102,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if wants("detector") {
         progress(&args, "detector: vehicle detector on real frames");
-        let mut ms = detector(&clip, args.detector_frames)?;
+        let (mut ms, mut cls) = detector(&clip, args.detector_frames)?;
         ms.sort_by(f64::total_cmp);
         r.detector_ms_mean = Some(ms.iter().sum::<f64>() / ms.len() as f64);
         r.detector_ms_p50 = Some(ms[ms.len() / 2]);
         r.detector_ms_p95 = Some(ms[(ms.len() * 95 / 100).min(ms.len() - 1)]);
+        if !cls.is_empty() {
+            cls.sort_by(f64::total_cmp);
+            r.classifier_crops = Some(cls.len());
+            r.classifier_ms_mean = Some(cls.iter().sum::<f64>() / cls.len() as f64);
+            r.classifier_ms_p95 = Some(cls[(cls.len() * 95 / 100).min(cls.len() - 1)]);
+        }
     }
     if wants("chain") {
         progress(&args, "chain: whole edge node, analysis unlimited");
@@ -174,6 +183,16 @@ fn print_table(r: &Report) {
     row("detector, mean", r.detector_ms_mean, "ms/frame");
     row("detector, p50", r.detector_ms_p50, "ms/frame");
     row("detector, p95", r.detector_ms_p95, "ms/frame");
+    row(
+        "type/appearance classifier, mean",
+        r.classifier_ms_mean,
+        "ms/vehicle crop",
+    );
+    row(
+        "type/appearance classifier, p95",
+        r.classifier_ms_p95,
+        "ms/vehicle crop",
+    );
     row(
         &format!("whole chain, {n} cameras, analysed"),
         r.chain_analysed_fps,
@@ -341,7 +360,9 @@ fn live(clip: &std::path::Path, n: usize, dur: Duration) -> anyhow::Result<(f64,
     Ok(((f1 - f0) as f64 / secs, 100.0 * (c1 - c0) / secs))
 }
 
-fn detector(clip: &std::path::Path, n: usize) -> anyhow::Result<Vec<f64>> {
+/// Milliseconds per frame of the detector, and per vehicle crop of the type/appearance
+/// classifier (on up to three vehicles the detector found in each frame).
+fn detector(clip: &std::path::Path, n: usize) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
     vision::init(&vision::default_lib_path())?;
     let mut det = vision::Detector::open(&vision::default_model_path(), Default::default())?;
     let src = Source::File {
@@ -361,14 +382,21 @@ fn detector(clip: &std::path::Path, n: usize) -> anyhow::Result<Vec<f64>> {
         "no frames decoded from {}",
         clip.display()
     );
+    let mut cls = vision::VehicleClassifier::open(&vision::default_classifier_path(), 1)?;
     det.detect(&frames[0])?; // warm-up
     let mut ms = Vec::new();
+    let mut cls_ms = Vec::new();
     for f in &frames {
         let t = Instant::now();
-        det.detect(f)?;
+        let found = det.detect(f)?;
         ms.push(t.elapsed().as_secs_f64() * 1e3);
+        for d in found.iter().take(3) {
+            let t = Instant::now();
+            cls.classify(f, &d.bbox)?;
+            cls_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        }
     }
-    Ok(ms)
+    Ok((ms, cls_ms))
 }
 
 fn chain(clip: &std::path::Path, n: usize, dur: Duration, r: &mut Report) -> anyhow::Result<()> {

@@ -212,7 +212,10 @@ fn analyze_finds_vehicles_in_a_recording() {
     );
     for s in &rows {
         assert_eq!(s.camera, "dvr-7");
-        assert!(s.pass_time_ms >= t0 && s.pass_time_ms <= t0 + 11_000, "{s:?}");
+        assert!(
+            s.pass_time_ms >= t0 && s.pass_time_ms <= t0 + 11_000,
+            "{s:?}"
+        );
         assert!(s.crop_ref.starts_with("xl://analyze/crop/"), "{s:?}");
         assert!(s.embedding.is_some());
     }

@@ -13,17 +13,27 @@ use proto::v1;
 
 mod common;
 
-/// A plain HTTP/1.0 GET on loopback; returns the whole response (status line, headers, body).
-async fn http_get(base: &str, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = base.trim_start_matches("http://");
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let auth = format!("Authorization: Bearer {}", common::TOKEN);
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
+/// A GET with the test token, over HTTPS to platforms and plain HTTP to the edge (its HTTP
+/// side stays on loopback and holds no tokens); asserts a 200 and returns the whole response.
+async fn http_get(dir: &std::path::Path, base: &str, path: &str) -> String {
+    let out = match base.strip_prefix("http://") {
+        None => {
+            let ca = dir.join("pki/ca.pem");
+            uplink::tls::https_get(&ca, base, path, Some(common::TOKEN))
+                .await
+                .unwrap()
+        }
+        Some(addr) => {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+                .await
+                .unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).await.unwrap();
+            out
+        }
+    };
     assert!(
         out.starts_with("HTTP/1.0 200") || out.starts_with("HTTP/1.1 200"),
         "{out}"
@@ -139,7 +149,7 @@ async fn camera_to_city_search() {
     assert!(online.fps > 0.0 && online.bitrate_kbps > 0.0, "{online:?}");
 
     // Prometheus and JSON over HTTP at the county.
-    let metrics = http_get(&county.http_url(), "/metrics").await;
+    let metrics = http_get(dir.path(), &county.http_url(), "/metrics").await;
     assert!(
         metrics.contains("xueliang_cameras_online{node=\"county-1\"} 2"),
         "{metrics}"
@@ -150,7 +160,12 @@ async fn camera_to_city_search() {
         ),
         "{metrics}"
     );
-    let json = http_get(&county.http_url(), "/api/v1/cameras?faulty=true").await;
+    let json = http_get(
+        dir.path(),
+        &county.http_url(),
+        "/api/v1/cameras?faulty=true",
+    )
+    .await;
     let body: serde_json::Value =
         serde_json::from_str(json.split("\r\n\r\n").nth(1).unwrap()).unwrap();
     assert_eq!(body["statuses"].as_array().unwrap().len(), 1, "{body}");
@@ -225,7 +240,7 @@ async fn camera_to_city_search() {
     }
     assert!(all_online, "the city sees the new camera set");
 
-    let edge_metrics = http_get(&node.http_url(), "/metrics").await;
+    let edge_metrics = http_get(dir.path(), &node.http_url(), "/metrics").await;
     assert!(
         edge_metrics.contains(
             "xueliang_camera_frames_analysed_total{node=\"edge-1\",camera=\"north-gate\"}"
@@ -275,13 +290,13 @@ async fn camera_to_city_search() {
         .into_inner()
         .jpeg;
     assert_eq!(jpeg, again);
-    let city_metrics = http_get(&city.http_url(), "/metrics").await;
+    let city_metrics = http_get(dir.path(), &city.http_url(), "/metrics").await;
     assert!(
         city_metrics.contains("xueliang_media_fetched_total{node=\"city\"} 1")
             && city_metrics.contains("xueliang_media_cache_hits_total{node=\"city\"} 1"),
         "the second fetch comes from the city's cache: {city_metrics}"
     );
-    let county_metrics = http_get(&county.http_url(), "/metrics").await;
+    let county_metrics = http_get(dir.path(), &county.http_url(), "/metrics").await;
     assert!(
         county_metrics.contains("xueliang_media_fetched_total{node=\"county-1\"} 1"),
         "{county_metrics}"

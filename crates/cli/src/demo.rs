@@ -256,13 +256,13 @@ fn banner(
     );
     println!("           {exe} cameras --server {} --all", city.url());
     println!(
-        "           curl {}/metrics    (the edge's: {}/metrics)",
-        city.http_url(),
-        edge_http
+        "           curl --cacert $XUELIANG_CA -H \"Authorization: Bearer $XUELIANG_TOKEN\" '{}/api/v1/cameras'",
+        city.http_url()
     );
     println!(
-        "           curl -H \"Authorization: Bearer $XUELIANG_TOKEN\" '{}/api/v1/cameras'",
-        city.http_url()
+        "           curl --cacert $XUELIANG_CA {}/metrics    (the edge's, plain on loopback: {}/metrics)",
+        city.http_url(),
+        edge_http
     );
     println!("  data     {}", dir.display());
     println!();

@@ -10,6 +10,7 @@ mod config;
 mod error;
 mod health;
 mod http;
+mod https;
 mod node;
 mod search;
 

@@ -180,12 +180,25 @@ impl Platform {
             upstream_connected: forwarder.clone(),
         });
         let (node, mut stop) = (cfg.node.clone(), shutdown_rx);
+        let https = match &cfg.tls {
+            Some(t) => Some(t.https_acceptor().map_err(tls_err)?),
+            None => None,
+        };
         tasks.push(tokio::spawn(async move {
-            let served = axum::serve(http_listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await;
+            let until = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            let served = match https {
+                Some(tls) => match crate::https::TlsListener::new(http_listener, tls) {
+                    Ok(l) => axum::serve(l, app).with_graceful_shutdown(until).await,
+                    Err(e) => Err(e),
+                },
+                None => {
+                    axum::serve(http_listener, app)
+                        .with_graceful_shutdown(until)
+                        .await
+                }
+            };
             if let Err(e) = served {
                 tracing::error!(%node, error = %e, "HTTP server stopped");
             }
@@ -222,9 +235,14 @@ impl Platform {
         format!("{scheme}://{}", self.addr)
     }
 
-    /// `http://http_addr`: `/metrics` and the JSON API.
+    /// `https://http_addr` (with TLS) or `http://http_addr`: `/metrics` and the JSON API.
     pub fn http_url(&self) -> String {
-        format!("http://{}", self.http_addr)
+        let scheme = if self.cfg.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.http_addr)
     }
 
     pub fn store(&self) -> &Arc<Store> {

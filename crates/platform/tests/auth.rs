@@ -43,19 +43,9 @@ fn with_token<T>(message: T, token: Option<&str>) -> tonic::Request<T> {
     r
 }
 
-/// Status line of an HTTP/1.0 GET with an optional bearer token.
-async fn http_status(base: &str, path: &str, token: Option<&str>) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = base.trim_start_matches("http://");
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
+/// Status line of an HTTPS GET with an optional bearer token.
+async fn http_status(ca: &std::path::Path, base: &str, path: &str, token: Option<&str>) -> String {
+    let out = uplink::tls::https_get(ca, base, path, token).await.unwrap();
     for secret in [INVESTIGATOR, OPERATOR, ADMIN] {
         assert!(!out.contains(secret), "token echoed: {out}");
     }
@@ -120,6 +110,20 @@ async fn roles_guard_grpc_and_http() {
     );
 
     let http = city.http_url();
+    assert!(
+        http.starts_with("https://"),
+        "tokens never travel in clear: {http}"
+    );
+    // Plain HTTP to the TLS port gets no answer.
+    let plain = http.replace("https://", "");
+    let mut tcp = tokio::net::TcpStream::connect(&plain).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tcp.write_all(b"GET /metrics HTTP/1.0\r\n\r\n")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let _ = tcp.read_to_end(&mut got).await;
+    assert!(!String::from_utf8_lossy(&got).contains("200 OK"));
     let sightings = format!("/api/v1/sightings?from=0&to={}", base::now_ms());
     for (path, token, status) in [
         (sightings.as_str(), Some(INVESTIGATOR), "200"),
@@ -134,7 +138,7 @@ async fn roles_guard_grpc_and_http() {
         ("/api/v1/rejected", Some(INVESTIGATOR), "403"),
         ("/metrics", None, "200"),
     ] {
-        let line = http_status(&http, path, token).await;
+        let line = http_status(&dir.path().join("pki/ca.pem"), &http, path, token).await;
         assert!(line.contains(status), "{path} with {token:?}: {line}");
     }
     city.shutdown().await;

@@ -61,6 +61,107 @@ impl TlsConfig {
     }
 }
 
+impl TlsConfig {
+    /// TLS for a node's HTTP side (`/api/v1/*`, `/metrics`): this node's certificate, no client
+    /// certificate asked (HTTP callers are people with tokens).
+    pub fn https_acceptor(&self) -> Result<tokio_rustls::TlsAcceptor, Error> {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let bad = |path: &Path, e: &dyn std::fmt::Display| Error::Tls {
+            path: path.to_owned(),
+            message: e.to_string(),
+        };
+        read_pem(&self.cert, "CERTIFICATE")?;
+        read_pem(&self.key, "PRIVATE KEY")?;
+        let certs = CertificateDer::pem_file_iter(&self.cert)
+            .map_err(|e| bad(&self.cert, &e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(&self.cert, &e))?;
+        let key = PrivateKeyDer::from_pem_file(&self.key).map_err(|e| bad(&self.key, &e))?;
+        let config = rustls_server_config(certs, key).map_err(|e| bad(&self.cert, &e))?;
+        Ok(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)))
+    }
+}
+
+fn rustls_server_config(
+    certs: Vec<rustls_pki_types::CertificateDer<'static>>,
+    key: rustls_pki_types::PrivateKeyDer<'static>,
+) -> Result<tokio_rustls::rustls::ServerConfig, tokio_rustls::rustls::Error> {
+    use tokio_rustls::rustls;
+    let mut config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// A TLS client for a node's HTTP side that trusts `ca` (tools and tests).
+pub fn https_connector(ca: &Path) -> Result<tokio_rustls::TlsConnector, Error> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
+    use tokio_rustls::rustls;
+    let bad = |e: &dyn std::fmt::Display| Error::Tls {
+        path: ca.to_owned(),
+        message: e.to_string(),
+    };
+    read_pem(ca, "CERTIFICATE")?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).map_err(|e| bad(&e))? {
+        roots.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| bad(&e))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(
+        config,
+    )))
+}
+
+/// A minimal HTTP/1.0 GET over TLS to a node's HTTP side (tools and tests): the whole response,
+/// status line and headers included. `base` is `https://host:port`.
+pub async fn https_get(
+    ca: &Path,
+    base: &str,
+    path: &str,
+    token: Option<&str>,
+) -> Result<String, Error> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let fail = |e: &dyn std::fmt::Display| Error::Upstream {
+        url: format!("{base}{path}"),
+        message: e.to_string(),
+    };
+    let addr = base
+        .strip_prefix("https://")
+        .ok_or_else(|| fail(&"not an https:// address"))?;
+    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h).to_owned();
+    let name = rustls_pki_types::ServerName::try_from(host).map_err(|e| fail(&e))?;
+    let tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| fail(&e))?;
+    let mut tls = https_connector(ca)?
+        .connect(name, tcp)
+        .await
+        .map_err(|e| fail(&e))?;
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}\r\n");
+    tls.write_all(request.as_bytes())
+        .await
+        .map_err(|e| fail(&e))?;
+    let mut out = Vec::new();
+    // A server may close without TLS close_notify; what arrived is the answer.
+    let _ = tls.read_to_end(&mut out).await;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
 /// A client that verifies the server against `ca` and presents no certificate (the CLI).
 pub fn client_ca_only(ca: &Path) -> Result<ClientTlsConfig, Error> {
     let ca = read_pem(ca, "CERTIFICATE")?;

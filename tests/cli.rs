@@ -144,7 +144,15 @@ fn search_prints_table_and_json() {
     assert!(rows.iter().all(|s| s.class == Car));
     assert_eq!(rows[0].camera, "bridge", "newest first");
 
-    let (code, out, err) = with_auth(&["search", "--server", &url, "--camera", "gate-east"]);
+    let (code, out, err) = with_auth(&[
+        "search",
+        "--server",
+        &url,
+        "--camera",
+        "gate-east",
+        "--from",
+        "-90m",
+    ]);
     assert_eq!(code, 0, "{err}");
     assert!(
         out.contains("pass time") && out.contains("gate-east"),
@@ -156,6 +164,20 @@ fn search_prints_table_and_json() {
     let (code, _, err) = xueliang(&["search", "--server", "http://127.0.0.1:1"]);
     assert_eq!(code, 1);
     assert!(one_line_error(&err).contains("127.0.0.1:1"), "{err}");
+
+    // A reader that goes away early (`| head`) ends the command quietly, without a panic.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xueliang"))
+        .args(["search", "--server", &url])
+        .args(&auth)
+        .env("RUST_LOG", "off")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
 
     // Without the CA an https:// server is not even tried; without a token it refuses.
     let (code, _, err) = xueliang(&["search", "--server", &url]);

@@ -29,7 +29,7 @@ pub struct Args {
     fps: f64,
     /// Wall-clock time of each file's first frame: "2026-11-28 14:05", RFC 3339, Unix ms, -2h …
     /// [default: the file's modification time].
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     start: Option<String>,
     /// Camera id for the sightings [default: the file name without extension].
     #[arg(long)]

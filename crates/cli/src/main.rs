@@ -64,6 +64,8 @@ enum Command {
 }
 
 fn main() {
+    // `xueliang search | head` ends quietly, as a Unix tool should, instead of panicking.
+    sigpipe::reset();
     let cli = Cli::parse();
     init_logging(match cli.command {
         // Measurements print their own table; only errors interrupt it.

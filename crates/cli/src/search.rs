@@ -10,10 +10,10 @@ pub struct Args {
     #[command(flatten)]
     server: crate::client::Server,
     /// Start of the time range: now, -15m, -2h, -1d, "2026-11-28 14:05", RFC 3339, Unix ms.
-    #[arg(long, default_value = "-1h")]
+    #[arg(long, default_value = "-1h", allow_hyphen_values = true)]
     from: String,
     /// End of the time range (exclusive).
-    #[arg(long, default_value = "now")]
+    #[arg(long, default_value = "now", allow_hyphen_values = true)]
     to: String,
     /// Only these cameras (repeat or comma-separate).
     #[arg(long = "camera", value_delimiter = ',')]

@@ -97,21 +97,7 @@ impl VehicleClassifier {
     ///
     /// Initialises ONNX Runtime from [`crate::default_lib_path`] unless [`crate::init`] ran first.
     pub fn open(model_path: &Path, threads: usize) -> Result<VehicleClassifier, Error> {
-        if !model_path.is_file() {
-            return Err(Error::ModelMissing {
-                path: model_path.to_owned(),
-            });
-        }
-        let env = runtime::environment()?;
-        let context = || format!("loading model {}", model_path.display());
-        let session = Session::builder(&env)
-            .map_err(|e| Error::ort(context(), e))?
-            .with_intra_threads(threads.max(1))
-            .map_err(|e| Error::ort(context(), e))?
-            .with_intra_op_spinning(false)
-            .map_err(|e| Error::ort(context(), e))?
-            .commit_from_file(model_path)
-            .map_err(|e| Error::ort(context(), e))?;
+        let session = runtime::session(model_path, threads)?;
         check_contract(&session).map_err(|reason| Error::ModelContract {
             path: model_path.to_owned(),
             reason,

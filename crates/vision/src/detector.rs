@@ -102,22 +102,7 @@ impl Detector {
     ///
     /// Initialises ONNX Runtime from [`crate::default_lib_path`] unless [`crate::init`] ran first.
     pub fn open(model_path: &Path, config: DetectorConfig) -> Result<Detector, Error> {
-        if !model_path.is_file() {
-            return Err(Error::ModelMissing {
-                path: model_path.to_owned(),
-            });
-        }
-        let env = runtime::environment()?;
-        let context = || format!("loading model {}", model_path.display());
-        let session = Session::builder(&env)
-            .map_err(|e| Error::ort(context(), e))?
-            .with_intra_threads(config.threads.max(1))
-            .map_err(|e| Error::ort(context(), e))?
-            // Workers share the edge box with other cameras: block instead of busy-waiting.
-            .with_intra_op_spinning(false)
-            .map_err(|e| Error::ort(context(), e))?
-            .commit_from_file(model_path)
-            .map_err(|e| Error::ort(context(), e))?;
+        let session = runtime::session(model_path, config.threads)?;
         let dynamic_batch =
             check_contract(&session, config.input_size).map_err(|reason| Error::ModelContract {
                 path: model_path.to_owned(),

@@ -114,6 +114,30 @@ pub fn default_lib_path() -> PathBuf {
     }
 }
 
+/// An ONNX Runtime session for the model at `model_path` with `threads` intra-op threads that
+/// block instead of spinning (workers share the box with cameras and other models). A missing
+/// file is [`Error::ModelMissing`], naming the path.
+pub(crate) fn session(
+    model_path: &std::path::Path,
+    threads: usize,
+) -> Result<ort::session::Session, Error> {
+    if !model_path.is_file() {
+        return Err(Error::ModelMissing {
+            path: model_path.to_owned(),
+        });
+    }
+    let env = environment()?;
+    let context = || format!("loading model {}", model_path.display());
+    ort::session::Session::builder(&env)
+        .map_err(|e| Error::ort(context(), e))?
+        .with_intra_threads(threads.max(1))
+        .map_err(|e| Error::ort(context(), e))?
+        .with_intra_op_spinning(false)
+        .map_err(|e| Error::ort(context(), e))?
+        .commit_from_file(model_path)
+        .map_err(|e| Error::ort(context(), e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,10 +37,15 @@ pub struct Lane {
 }
 
 impl Lane {
-    pub fn new(camera: &str, device_id: String, mailbox: Arc<Mailbox>) -> Self {
+    pub fn new(
+        camera: &str,
+        device_id: String,
+        mailbox: Arc<Mailbox>,
+        tracker: TrackerConfig,
+    ) -> Self {
         Lane {
             camera: camera.to_owned(),
-            vehicles: VehicleTracks::new(camera, device_id, TrackerConfig::default()),
+            vehicles: VehicleTracks::new(camera, device_id, tracker),
             mailbox,
             next_due: Instant::now(),
         }

@@ -58,15 +58,22 @@ pub(crate) struct Cameras {
     slots: Vec<Slot>,
     lanes: Sender<LaneCmd>,
     quality: QualityConfig,
+    tracker: track::TrackerConfig,
 }
 
 impl Cameras {
-    pub fn new(node: &str, lanes: Sender<LaneCmd>, quality: QualityConfig) -> Self {
+    pub fn new(
+        node: &str,
+        lanes: Sender<LaneCmd>,
+        quality: QualityConfig,
+        tracker: track::TrackerConfig,
+    ) -> Self {
         Cameras {
             node: node.to_owned(),
             slots: Vec::new(),
             lanes,
             quality,
+            tracker,
         }
     }
 
@@ -128,6 +135,7 @@ impl Cameras {
             &c.id,
             device_id,
             mailbox.clone(),
+            self.tracker,
         ))));
         Slot {
             cfg: c.clone(),

@@ -31,6 +31,10 @@ pub struct EdgeConfig {
     pub http_listen: std::net::SocketAddr,
     #[serde(default)]
     pub detector: DetectorSection,
+    /// Multi-object tracker (`[edge.tracker]`): score bands, matching thresholds, how long a
+    /// vehicle may be unseen; see `track::TrackerConfig` for every field and its default.
+    #[serde(default)]
+    pub tracker: track::TrackerConfig,
     /// Video quality diagnosis thresholds and timings (`[edge.quality]`); see
     /// `ingest::QualityConfig` for every field and its default.
     #[serde(default)]
@@ -143,6 +147,7 @@ impl EdgeConfig {
             http_listen: default_http_listen(),
             detector: DetectorSection::default(),
             quality: ingest::QualityConfig::default(),
+            tracker: track::TrackerConfig::default(),
             media_listen: default_media_listen(),
             media_url: None,
             crop_capacity_mb: default_crop_capacity_mb(),

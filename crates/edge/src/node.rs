@@ -217,7 +217,7 @@ impl Edge {
             detector_ms: detector_ms.clone(),
         };
         let analysis = spawn(&node, "analysis", move || analysis.run())?;
-        let mut cameras = Cameras::new(&node, lane_tx, cfg.quality.clone());
+        let mut cameras = Cameras::new(&node, lane_tx, cfg.quality.clone(), cfg.tracker);
         cameras.apply(&cfg.cameras);
         let shared = Shared {
             node: node.clone(),

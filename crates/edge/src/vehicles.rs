@@ -170,3 +170,98 @@ impl VehicleTracks {
         out
     }
 }
+
+/// One plate for a vehicle from the reads of its best shots (never per frame): among the `read`
+/// ones, the text with the highest summed confidence wins, and its most confident read gives
+/// colour and per-character confidences. With no read: `covered` if any shot saw a covered
+/// plate, else `unreadable` if any, else `none`; `not_analysed` when nothing was read at all.
+pub fn vote_plates(reads: &[base::PlateRead]) -> base::PlateRead {
+    use base::PlateState;
+    let mut tally: Vec<(&str, f32, &base::PlateRead)> = Vec::new();
+    for r in reads.iter().filter(|r| r.state == PlateState::Read) {
+        let Some(text) = r.text.as_deref() else {
+            continue;
+        };
+        match tally.iter_mut().find(|(t, _, _)| *t == text) {
+            Some((_, sum, best)) => {
+                *sum += r.confidence;
+                if r.confidence > best.confidence {
+                    *best = r;
+                }
+            }
+            None => tally.push((text, r.confidence, r)),
+        }
+    }
+    if let Some((_, _, best)) = tally.iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
+        return (*best).clone();
+    }
+    for state in [
+        PlateState::Covered,
+        PlateState::Unreadable,
+        PlateState::None,
+    ] {
+        if let Some(r) = reads.iter().find(|r| r.state == state) {
+            return base::PlateRead {
+                state,
+                color: r.color,
+                confidence: r.confidence,
+                ..Default::default()
+            };
+        }
+    }
+    base::PlateRead::default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base::{PlateColor, PlateRead, PlateState};
+
+    fn read(text: &str, confidence: f32) -> PlateRead {
+        PlateRead {
+            state: PlateState::Read,
+            text: Some(text.into()),
+            color: PlateColor::Blue,
+            confidence,
+            char_confidences: vec![confidence; text.chars().count()],
+        }
+    }
+
+    fn state(state: PlateState) -> PlateRead {
+        PlateRead {
+            state,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_plate_read_most_often_and_most_surely_wins() {
+        let reads = [
+            read("晋M12345", 0.6),
+            read("晋M12346", 0.9),
+            read("晋M12345", 0.7),
+        ];
+        let v = vote_plates(&reads);
+        assert_eq!(v.text.as_deref(), Some("晋M12345"), "0.6 + 0.7 beats 0.9");
+        assert_eq!(v.confidence, 0.7, "its surest read speaks for it");
+        let reads = [state(PlateState::Covered), read("晋M12345", 0.5)];
+        assert_eq!(
+            vote_plates(&reads).state,
+            PlateState::Read,
+            "one good read suffices"
+        );
+    }
+
+    #[test]
+    fn without_a_read_covered_beats_unreadable_beats_none() {
+        let v = vote_plates(&[state(PlateState::None), state(PlateState::Unreadable)]);
+        assert_eq!(v.state, PlateState::Unreadable);
+        let v = vote_plates(&[
+            state(PlateState::Unreadable),
+            state(PlateState::Covered),
+            state(PlateState::None),
+        ]);
+        assert_eq!((v.state, v.text), (PlateState::Covered, None));
+        assert_eq!(vote_plates(&[]).state, PlateState::NotAnalysed);
+    }
+}

@@ -3,7 +3,10 @@
 //! YOLO output recorded on frame 110 of bikes.mp4. Per crop, on a real crop of the grey van
 //! (testdata/attr_van_f120.i420): the body colour, the 224×224 classifier crop, and — when the
 //! setup command has installed ONNX Runtime and the classifier — the whole classification (crop,
-//! EfficientNet-Lite0 on one thread, softmax, embedding). `cargo bench -p xueliang-vision`.
+//! EfficientNet-Lite0 on one thread, softmax, embedding). Plates, on the committed test images
+//! (testdata/plates/): the template Viterbi, the covered-plate fallback, and — when the plate
+//! models are installed — the plate detector per vehicle crop and recognition per plate (single
+//! and double row). `cargo bench -p xueliang-vision`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
@@ -115,5 +118,90 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench, attributes);
+fn plate_image(name: &str) -> vision::plate::Image {
+    let path = format!("{}/testdata/plates/{name}", env!("CARGO_MANIFEST_DIR"));
+    vision::plate::Image::decode(&std::fs::read(path).expect("test image")).expect("decodes")
+}
+
+fn plates(c: &mut Criterion) {
+    use vision::plate::{self, decode, Charset, Probs, Templates};
+    // A charset of the plate characters and a 40-frame line spelling 京A12345 (what PP-OCRv4
+    // emits for a 192×56 plate; the Viterbi cost depends on the allowed sets, not on the 6625
+    // classes).
+    let chars: String = format!(
+        "{}{}{}警学挂港澳使领",
+        plate::decode::PROVINCES,
+        decode::LETTERS,
+        decode::DIGITS
+    );
+    let lines: Vec<String> = chars.chars().map(String::from).collect();
+    let charset = Charset::from_metadata(&lines.join("\n")).unwrap();
+    let templates = Templates::new(&charset);
+    let spelled = "__京京_AA__·_11_2_33_4__55____"
+        .chars()
+        .chain(std::iter::repeat_n('_', 40));
+    let mut data = Vec::new();
+    for ch in spelled.take(40) {
+        let mut row = vec![0.02 / charset.len() as f32; charset.len()];
+        row[if ch == '_' || ch == '·' {
+            0
+        } else {
+            charset.class(ch).unwrap()
+        }] = 0.98;
+        data.extend(row);
+    }
+    let probs = Probs {
+        frames: 40,
+        classes: charset.len(),
+        data,
+    };
+    c.bench_function(
+        "plate template Viterbi (T=40, 6 single-row templates)",
+        |b| b.iter(|| decode::constrained(black_box(&probs), &charset, &templates.single)),
+    );
+    let covered = plate_image("plate_0004.jpg");
+    c.bench_function("plate fallback find_plate_region 385x231", |b| {
+        b.iter(|| plate::fallback::find_plate_region(black_box(&covered), &plate::FALLBACK))
+    });
+
+    let (lib, det, rec) = (
+        vision::default_lib_path(),
+        plate::default_detector_path(),
+        plate::default_recogniser_path(),
+    );
+    if !(lib.is_file() && det.is_file() && rec.is_file()) {
+        eprintln!("skipping the plate model benches: run deploy/setup.sh");
+        return;
+    }
+    let mut reader = vision::PlateReader::open(&det, &rec, 1).expect("plate models load");
+    let single = plate_image("plate_0000.jpg");
+    // A typical vehicle crop: the mean crop of the evaluation set is 958×681.
+    let vehicle = plate::recognize::resize_linear(&single, 960, 680);
+    let mut group = c.benchmark_group("plate models (1 thread)");
+    group.sample_size(10);
+    group.bench_function("detect 385x231 crop", |b| {
+        b.iter(|| reader.detector().detect(black_box(&single)).unwrap())
+    });
+    group.bench_function("detect 960x680 vehicle crop", |b| {
+        b.iter(|| reader.detector().detect(black_box(&vehicle)).unwrap())
+    });
+    for (name, file) in [
+        ("single-row", "plate_0000.jpg"),
+        ("double-row", "plate_0014.jpg"),
+    ] {
+        let img = plate_image(file);
+        let best = reader.detector().detect(&img).unwrap()[0];
+        let quad = plate::detect::order_quad(best.corners);
+        group.bench_function(
+            format!("recognise {name} plate (rectify + model + decode)"),
+            |b| b.iter(|| reader.recognise_quad(black_box(&img), &quad).unwrap()),
+        );
+    }
+    group.bench_function("read_image 385x231 (detect + recognise + colour)", |b| {
+        b.iter(|| reader.read_image(black_box(&single)).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, attributes, plates);
 criterion_main!(benches);

@@ -64,6 +64,8 @@ struct Report {
     classifier_crops: Option<usize>,
     classifier_ms_mean: Option<f64>,
     classifier_ms_p95: Option<f64>,
+    plate_ms_mean: Option<f64>,
+    plate_ms_p95: Option<f64>,
     chain_analysed_fps: Option<f64>,
     chain_decoded_fps: Option<f64>,
     chain_sightings: Option<u64>,
@@ -102,7 +104,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if wants("detector") {
         progress(&args, "detector: vehicle detector on real frames");
-        let (mut ms, mut cls) = detector(&clip, args.detector_frames)?;
+        let (mut ms, mut cls, mut plates) = detector(&clip, args.detector_frames)?;
         ms.sort_by(f64::total_cmp);
         r.detector_ms_mean = Some(ms.iter().sum::<f64>() / ms.len() as f64);
         r.detector_ms_p50 = Some(ms[ms.len() / 2]);
@@ -112,6 +114,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             r.classifier_crops = Some(cls.len());
             r.classifier_ms_mean = Some(cls.iter().sum::<f64>() / cls.len() as f64);
             r.classifier_ms_p95 = Some(cls[(cls.len() * 95 / 100).min(cls.len() - 1)]);
+        }
+        if !plates.is_empty() {
+            plates.sort_by(f64::total_cmp);
+            r.plate_ms_mean = Some(plates.iter().sum::<f64>() / plates.len() as f64);
+            r.plate_ms_p95 = Some(plates[(plates.len() * 95 / 100).min(plates.len() - 1)]);
         }
     }
     if wants("chain") {
@@ -192,6 +199,16 @@ fn print_table(r: &Report) {
         "type/appearance classifier, p95",
         r.classifier_ms_p95,
         "ms/vehicle crop",
+    );
+    row(
+        "plate read (find + read), mean",
+        r.plate_ms_mean,
+        "ms/vehicle",
+    );
+    row(
+        "plate read (find + read), p95",
+        r.plate_ms_p95,
+        "ms/vehicle",
     );
     row(
         &format!("whole chain, {n} cameras, analysed"),
@@ -360,9 +377,9 @@ fn live(clip: &std::path::Path, n: usize, dur: Duration) -> anyhow::Result<(f64,
     Ok(((f1 - f0) as f64 / secs, 100.0 * (c1 - c0) / secs))
 }
 
-/// Milliseconds per frame of the detector, and per vehicle crop of the type/appearance
-/// classifier (on up to three vehicles the detector found in each frame).
-fn detector(clip: &std::path::Path, n: usize) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+/// Milliseconds per frame of the detector, and per vehicle of the type/appearance classifier
+/// and of the plate reader (on up to three vehicles the detector found in each frame).
+fn detector(clip: &std::path::Path, n: usize) -> anyhow::Result<(Vec<f64>, Vec<f64>, Vec<f64>)> {
     vision::init(&vision::default_lib_path())?;
     let mut det = vision::Detector::open(&vision::default_model_path(), Default::default())?;
     let src = Source::File {
@@ -383,6 +400,12 @@ fn detector(clip: &std::path::Path, n: usize) -> anyhow::Result<(Vec<f64>, Vec<f
         clip.display()
     );
     let mut cls = vision::VehicleClassifier::open(&vision::default_classifier_path(), 1)?;
+    let mut plates = vision::PlateReader::open(
+        &vision::plate::default_detector_path(),
+        &vision::plate::default_recogniser_path(),
+        1,
+    )?;
+    let mut plate_ms = Vec::new();
     det.detect(&frames[0])?; // warm-up
     let mut ms = Vec::new();
     let mut cls_ms = Vec::new();
@@ -394,9 +417,12 @@ fn detector(clip: &std::path::Path, n: usize) -> anyhow::Result<(Vec<f64>, Vec<f
             let t = Instant::now();
             cls.classify(f, &d.bbox)?;
             cls_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            let t = Instant::now();
+            plates.read(f, &d.bbox)?;
+            plate_ms.push(t.elapsed().as_secs_f64() * 1e3);
         }
     }
-    Ok((ms, cls_ms))
+    Ok((ms, cls_ms, plate_ms))
 }
 
 fn chain(clip: &std::path::Path, n: usize, dur: Duration, r: &mut Report) -> anyhow::Result<()> {

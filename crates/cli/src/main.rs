@@ -17,6 +17,7 @@ mod demo;
 mod edge;
 mod fedbench;
 mod feed;
+mod plates;
 mod platform;
 mod search;
 mod soak;
@@ -43,6 +44,8 @@ enum Command {
     Edge(edge::Args),
     /// Find the vehicles in recorded video files, into a local store.
     Analyze(analyze::Args),
+    /// Read Chinese licence plates in still images, or measure the reader on an evaluation set.
+    Plates(plates::Args),
     /// Run a county or city platform from a config file.
     Platform(platform::Args),
     /// Search the sightings a platform holds.
@@ -75,6 +78,7 @@ fn main() {
         | Command::Cameras(_)
         | Command::Crop(_)
         | Command::Analyze(_)
+        | Command::Plates(_)
         | Command::Feed(_) => "warn",
         _ => "info",
     });
@@ -82,6 +86,7 @@ fn main() {
         Command::Demo(a) => demo::run(a),
         Command::Edge(a) => edge::run(a),
         Command::Analyze(a) => analyze::run(a),
+        Command::Plates(a) => plates::run(a),
         Command::Platform(a) => platform::run(a),
         Command::Search(a) => search::run(a),
         Command::Cameras(a) => cameras::run(a),

@@ -74,6 +74,12 @@ pub struct DetectorSection {
     /// Default `$XUELIANG_HOME/models/efficientnet-lite0-vehicle.onnx`.
     #[serde(default)]
     pub classifier: Option<PathBuf>,
+    /// Plate detector (corners) and recogniser (PP-OCRv4). Defaults
+    /// `$XUELIANG_HOME/models/clp_det.onnx` and `$XUELIANG_HOME/models/ppocrv4_rec.onnx`.
+    #[serde(default)]
+    pub plate_detector: Option<PathBuf>,
+    #[serde(default)]
+    pub plate_recogniser: Option<PathBuf>,
     /// Minimum detection score. Default 0.35.
     #[serde(default = "default_confidence")]
     pub confidence: f32,
@@ -88,6 +94,8 @@ impl Default for DetectorSection {
             model: None,
             runtime: None,
             classifier: None,
+            plate_detector: None,
+            plate_recogniser: None,
             confidence: default_confidence(),
             threads: default_threads(),
         }

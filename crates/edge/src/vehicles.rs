@@ -5,9 +5,10 @@
 //! [`VehicleTracks`] per camera feeds detections to its tracker and keeps, for each open track,
 //! up to [`SHOTS`] best shots (the frame is shared, not copied), at least [`SHOT_GAP_MS`] apart
 //! with the latest always last. When a track ends, [`Models::finish`] classifies its shots in
-//! one batch (type voted over them, see `vision::TypeVote`); the last shot gives colour,
-//! appearance embedding and the JPEG crop (see `crops`). Attributes thus cost a few crops per
-//! vehicle, never a full frame and never per frame.
+//! one batch (type voted over them, see `vision::TypeVote`), reads the plate on them until two
+//! reads agree ([`vote_plates`]); the last shot gives colour, appearance embedding and the JPEG
+//! crop (see `crops`). Attributes thus cost a few crops per vehicle, never a full frame and
+//! never per frame.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -40,7 +41,11 @@ struct Shot {
 pub struct Models {
     pub detector: Detector,
     pub classifier: VehicleClassifier,
+    pub plates: vision::PlateReader,
 }
+
+/// Vehicles narrower than this (source pixels) are too small for a plate to be read.
+const MIN_PLATE_VEHICLE_WIDTH: f32 = 64.0;
 
 impl Models {
     /// Loads ONNX Runtime and the models named in `[edge.detector]` (defaults under
@@ -65,9 +70,18 @@ impl Models {
             &path(&cfg.classifier, vision::default_classifier_path),
             cfg.threads.max(1),
         )?;
+        let plates = vision::PlateReader::open(
+            &path(&cfg.plate_detector, vision::plate::default_detector_path),
+            &path(
+                &cfg.plate_recogniser,
+                vision::plate::default_recogniser_path,
+            ),
+            cfg.threads.max(1),
+        )?;
         Ok(Models {
             detector,
             classifier,
+            plates,
         })
     }
 
@@ -96,6 +110,7 @@ impl Models {
                 tracing::warn!(camera = %s.camera, error = %e, "vehicle classifier failed; detector class kept");
             }
         }
+        s.plate = self.read_plate(&s, shots);
         let (color, confidence) =
             vision::body_colour(&last.frame, &last.bbox, vision::frame_gain(&last.frame));
         if confidence >= vision::colour::MIN_CONFIDENCE {
@@ -103,6 +118,37 @@ impl Models {
         }
         let crop = crate::crops::encode(&last.frame, &last.bbox);
         Finished { sighting: s, crop }
+    }
+}
+
+impl Models {
+    /// The plate of a finished vehicle, read on its best shots (newest first) until two reads
+    /// agree. Bicycles carry none; vehicles too small to read stay `not_analysed`.
+    fn read_plate(&mut self, s: &Sighting, shots: &[Shot]) -> base::PlateRead {
+        if s.class == base::VehicleClass::Bicycle {
+            return base::PlateRead::default();
+        }
+        let mut reads = Vec::new();
+        for shot in shots.iter().rev() {
+            if shot.bbox.width() < MIN_PLATE_VEHICLE_WIDTH {
+                continue;
+            }
+            match self.plates.read(&shot.frame, &shot.bbox) {
+                Ok(r) => reads.push(r.plate),
+                Err(e) => {
+                    tracing::warn!(camera = %s.camera, error = %e, "plate reader failed");
+                    continue;
+                }
+            }
+            let agreeing = reads
+                .iter()
+                .filter(|r| r.state == base::PlateState::Read && r.text == reads[0].text)
+                .count();
+            if agreeing >= 2 {
+                break;
+            }
+        }
+        vote_plates(&reads)
     }
 }
 

@@ -6,6 +6,8 @@
 //! Frame + box ──crop_i420_rgb──▶ [N,3,224,224] u8 ──VehicleClassifier (ort)──▶ logits, feature
 //!                                     ──TypeMasses + embed──▶ Attributes ──TypeVote (per track)
 //! Frame + box ──body_colour (Lab, sampled from the planes)──▶ (VehicleColor, confidence)
+//! Frame + box ──vehicle crop→RGB──▶ clp_det ──quad──▶ warp ──▶ PP-OCRv4 ──▶ template Viterbi
+//!                                     └─ none: covered-plate fallback        ──▶ PlateRead
 //! ```
 //!
 //! [`runtime`] loads ONNX Runtime once per process; [`Detector`] owns one session of a
@@ -14,7 +16,10 @@
 //! pixels with a [`base::VehicleClass`]; nothing else about COCO leaks out. [`VehicleClassifier`]
 //! owns one session of EfficientNet-Lite0 (ImageNet) for vehicle type and the appearance
 //! embedding ([`attributes`] interprets its outputs, [`crop`] feeds it); [`colour`] is a
-//! classical Lab-space body colour that needs no model.
+//! classical Lab-space body colour that needs no model. [`PlateReader`] ([`plate`]) reads Chinese
+//! licence plates: clp_det finds the plate's corners, the quad is rectified and read by PP-OCRv4
+//! with CTC decoding constrained to plate syntax, then colour and state (read, unreadable,
+//! covered, none).
 
 pub mod attributes;
 pub mod classifier;
@@ -23,6 +28,7 @@ pub mod crop;
 pub mod detector;
 mod error;
 pub mod letterbox;
+pub mod plate;
 pub mod runtime;
 pub mod yolo;
 
@@ -34,4 +40,5 @@ pub use crop::crop_i420_rgb;
 pub use detector::{default_model_path, Detector, DetectorConfig, Timings};
 pub use error::Error;
 pub use letterbox::{letterbox_i420, Letterbox};
+pub use plate::{PlateReader, PlateResult};
 pub use runtime::{default_lib_path, init};

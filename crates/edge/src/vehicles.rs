@@ -25,10 +25,11 @@ pub const SHOTS: usize = 3;
 /// Two kept shots are at least this far apart; a newer best inside the gap replaces the last.
 pub const SHOT_GAP_MS: i64 = 300;
 
-/// A finished vehicle: its sighting and the JPEG of its best shot.
+/// A finished vehicle: its sighting, the JPEG of its best shot and of its plate.
 pub struct Finished {
     pub sighting: Sighting,
     pub crop: Option<Vec<u8>>,
+    pub plate_crop: Option<Vec<u8>>,
 }
 
 /// One best shot: the frame (shared) and the vehicle's box in it.
@@ -92,6 +93,7 @@ impl Models {
             return Finished {
                 sighting: s,
                 crop: None,
+                plate_crop: None,
             };
         };
         let crops: Vec<(&Frame, BBox)> = shots.iter().map(|sh| (&sh.frame, sh.bbox)).collect();
@@ -110,31 +112,41 @@ impl Models {
                 tracing::warn!(camera = %s.camera, error = %e, "vehicle classifier failed; detector class kept");
             }
         }
-        s.plate = self.read_plate(&s, shots);
+        let (plate, plate_crop) = self.read_plate(&s, shots);
+        s.plate = plate;
         let (color, confidence) =
             vision::body_colour(&last.frame, &last.bbox, vision::frame_gain(&last.frame));
         if confidence >= vision::colour::MIN_CONFIDENCE {
             (s.color, s.color_confidence) = (color, confidence);
         }
         let crop = crate::crops::encode(&last.frame, &last.bbox);
-        Finished { sighting: s, crop }
+        Finished {
+            sighting: s,
+            crop,
+            plate_crop,
+        }
     }
 }
 
 impl Models {
     /// The plate of a finished vehicle, read on its best shots (newest first) until two reads
-    /// agree. Bicycles carry none; vehicles too small to read stay `not_analysed`.
-    fn read_plate(&mut self, s: &Sighting, shots: &[Shot]) -> base::PlateRead {
+    /// agree, and the JPEG of the plate region behind the winning read. Bicycles carry none;
+    /// vehicles too small to read stay `not_analysed`.
+    fn read_plate(&mut self, s: &Sighting, shots: &[Shot]) -> (base::PlateRead, Option<Vec<u8>>) {
         if s.class == base::VehicleClass::Bicycle {
-            return base::PlateRead::default();
+            return (base::PlateRead::default(), None);
         }
         let mut reads = Vec::new();
+        let mut regions = Vec::new();
         for shot in shots.iter().rev() {
             if shot.bbox.width() < MIN_PLATE_VEHICLE_WIDTH {
                 continue;
             }
             match self.plates.read(&shot.frame, &shot.bbox) {
-                Ok(r) => reads.push(r.plate),
+                Ok(r) => {
+                    regions.push(r.corners.map(|q| (&shot.frame, q)));
+                    reads.push(r.plate);
+                }
                 Err(e) => {
                     tracing::warn!(camera = %s.camera, error = %e, "plate reader failed");
                     continue;
@@ -148,7 +160,24 @@ impl Models {
                 break;
             }
         }
-        vote_plates(&reads)
+        let plate = vote_plates(&reads);
+        let crop = reads
+            .iter()
+            .zip(&regions)
+            .find(|(r, _)| r.state == plate.state && r.text == plate.text)
+            .and_then(|(_, region)| *region)
+            .and_then(|(frame, quad)| {
+                let xs = quad.map(|p| p[0]);
+                let ys = quad.map(|p| p[1]);
+                let bbox = BBox {
+                    x1: xs.iter().copied().fold(f32::MAX, f32::min),
+                    y1: ys.iter().copied().fold(f32::MAX, f32::min),
+                    x2: xs.iter().copied().fold(f32::MIN, f32::max),
+                    y2: ys.iter().copied().fold(f32::MIN, f32::max),
+                };
+                crate::crops::encode(frame, &bbox)
+            });
+        (plate, crop)
     }
 }
 

@@ -53,6 +53,7 @@ impl From<&base::Sighting> for v1::Sighting {
             frame_height: s.frame_height,
             frames: s.frames,
             crop_ref: s.crop_ref.clone(),
+            plate_crop_ref: s.plate_crop_ref.clone(),
             direction_deg: s.direction_deg,
             embedding: s
                 .embedding
@@ -131,6 +132,7 @@ impl TryFrom<v1::Sighting> for base::Sighting {
             frame_height: s.frame_height,
             frames: s.frames,
             crop_ref: s.crop_ref,
+            plate_crop_ref: s.plate_crop_ref,
             direction_deg: s.direction_deg.filter(|d| d.is_finite()),
             embedding,
         })
@@ -279,6 +281,7 @@ mod tests {
             frame_height: 272,
             frames: 12,
             crop_ref: String::new(),
+            plate_crop_ref: "xl://edge-1/crop/8".into(),
             direction_deg: Some(135.0),
             embedding: Some(base::Embedding::from_components(std::array::from_fn(|i| {
                 (i as i32 - 128).clamp(-127, 127) as i8

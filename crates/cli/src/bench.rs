@@ -25,6 +25,9 @@ pub struct Args {
     /// Seconds each timed part runs.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// ONNX Runtime intra-op threads per model (detector, classifier, plate reader).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
     /// Frames the detector part times.
     #[arg(long, default_value_t = 30)]
     detector_frames: usize,
@@ -104,7 +107,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if wants("detector") {
         progress(&args, "detector: vehicle detector on real frames");
-        let (mut ms, mut cls, mut plates) = detector(&clip, args.detector_frames)?;
+        let (mut ms, mut cls, mut plates) =
+            detector(&clip, args.detector_frames, args.threads.max(1))?;
         ms.sort_by(f64::total_cmp);
         r.detector_ms_mean = Some(ms.iter().sum::<f64>() / ms.len() as f64);
         r.detector_ms_p50 = Some(ms[ms.len() / 2]);
@@ -123,7 +127,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if wants("chain") {
         progress(&args, "chain: whole edge node, analysis unlimited");
-        chain(&clip, args.streams, dur, &mut r)?;
+        chain(&clip, args.streams, dur, args.threads, &mut r)?;
     }
     if wants("federation") {
         if !args.json {
@@ -379,9 +383,19 @@ fn live(clip: &std::path::Path, n: usize, dur: Duration) -> anyhow::Result<(f64,
 
 /// Milliseconds per frame of the detector, and per vehicle of the type/appearance classifier
 /// and of the plate reader (on up to three vehicles the detector found in each frame).
-fn detector(clip: &std::path::Path, n: usize) -> anyhow::Result<(Vec<f64>, Vec<f64>, Vec<f64>)> {
+fn detector(
+    clip: &std::path::Path,
+    n: usize,
+    threads: usize,
+) -> anyhow::Result<(Vec<f64>, Vec<f64>, Vec<f64>)> {
     vision::init(&vision::default_lib_path())?;
-    let mut det = vision::Detector::open(&vision::default_model_path(), Default::default())?;
+    let mut det = vision::Detector::open(
+        &vision::default_model_path(),
+        vision::DetectorConfig {
+            threads,
+            ..Default::default()
+        },
+    )?;
     let src = Source::File {
         path: clip.to_owned(),
     };
@@ -399,11 +413,11 @@ fn detector(clip: &std::path::Path, n: usize) -> anyhow::Result<(Vec<f64>, Vec<f
         "no frames decoded from {}",
         clip.display()
     );
-    let mut cls = vision::VehicleClassifier::open(&vision::default_classifier_path(), 1)?;
+    let mut cls = vision::VehicleClassifier::open(&vision::default_classifier_path(), threads)?;
     let mut plates = vision::PlateReader::open(
         &vision::plate::default_detector_path(),
         &vision::plate::default_recogniser_path(),
-        1,
+        threads,
     )?;
     let mut plate_ms = Vec::new();
     det.detect(&frames[0])?; // warm-up
@@ -425,7 +439,13 @@ fn detector(clip: &std::path::Path, n: usize) -> anyhow::Result<(Vec<f64>, Vec<f
     Ok((ms, cls_ms, plate_ms))
 }
 
-fn chain(clip: &std::path::Path, n: usize, dur: Duration, r: &mut Report) -> anyhow::Result<()> {
+fn chain(
+    clip: &std::path::Path,
+    n: usize,
+    dur: Duration,
+    threads: usize,
+    r: &mut Report,
+) -> anyhow::Result<()> {
     let server = serve(clip, n)?;
     let dir = tempfile::tempdir()?;
     crate::runtime()?.block_on(async {
@@ -437,6 +457,7 @@ fn chain(clip: &std::path::Path, n: usize, dur: Duration, r: &mut Report) -> any
         let mut cfg = edge::EdgeConfig::new("bench-edge", county.url());
         cfg.database = Some(dir.path().join("edge.sqlite"));
         cfg.analysis_fps = 0.0;
+        cfg.detector.threads = threads;
         cfg.http_listen = "127.0.0.1:0".parse()?;
         cfg.media_listen = "127.0.0.1:0".parse()?;
         for i in 0..n {

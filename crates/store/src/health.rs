@@ -8,7 +8,7 @@
 //! costs one queued report per edge node, not one per interval.
 
 use base::{CameraHealth, HealthReport};
-use rusqlite::{params, Transaction};
+use rusqlite::{params, OptionalExtension, Transaction};
 
 use crate::sqlite::to_json;
 use crate::{Error, Item, Store};
@@ -44,6 +44,19 @@ impl Store {
         report: &HealthReport,
     ) -> Result<(), Error> {
         for cam in &report.cameras {
+            // The change history, for reports newer than what the node last said.
+            let known: Option<i64> = tx
+                .query_row(
+                    "SELECT reported_ms FROM camera_health WHERE node = ?1 AND camera = ?2",
+                    params![report.node, cam.camera],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(self.sql("read camera health"))?;
+            if known.is_none_or(|k| k <= report.at_ms) {
+                crate::investigate::coverage::log_health(tx, &report.node, report.at_ms, cam)
+                    .map_err(self.sql("log camera health"))?;
+            }
             tx.execute(
                 "INSERT INTO camera_health (node, camera, county, reported_ms, body)
                  VALUES (?1, ?2, ?3, ?4, ?5)

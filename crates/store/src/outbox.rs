@@ -8,6 +8,7 @@
 
 use rusqlite::{params, OptionalExtension};
 
+use crate::investigate::schema::delete_sighting;
 use crate::sqlite::{insert_sighting, meta, to_json};
 use crate::{Error, Item, OutboxItem, Store};
 
@@ -97,13 +98,9 @@ impl Store {
             // Sightings made here take the new number; forwarded ones keep their identity.
             if let Item::Sighting(s) = &mut item {
                 if s.key.origin == origin {
-                    tx.execute(
-                        "DELETE FROM sightings WHERE origin = ?1 AND seq = ?2",
-                        params![origin, s.key.seq as i64],
-                    )
-                    .map_err(self.sql("rebase outbox"))?;
+                    delete_sighting(&tx, s).map_err(self.sql("rebase outbox"))?;
                     s.key.seq = seq;
-                    insert_sighting(&tx, s, &to_json(s)).map_err(self.sql("rebase outbox"))?;
+                    insert_sighting(&tx, s).map_err(self.sql("rebase outbox"))?;
                 }
             }
             tx.execute(

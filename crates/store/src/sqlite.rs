@@ -1,7 +1,9 @@
 //! The embedded SQLite backend.
 //!
-//! Tables: `sightings` (one row per sighting, keyed by origin + seq, indexed by pass time, camera
-//! and class; the full record rides along as JSON), `sources` (per upstream-facing source: the
+//! Tables: `sightings` (one row per sighting, keyed by origin + seq; the searchable attributes
+//! are columns with covering indexes, the full record rides along as JSON; see
+//! `investigate/schema.rs` for those indexes, the embeddings, camera positions and the health
+//! history), `sources` (per upstream-facing source: the
 //! highest sequence committed and how many items it says it shed), `outbox` (what this node still
 //! owes its upstream, numbered by an AUTOINCREMENT sequence that is never reused) and `meta`.
 //!
@@ -17,9 +19,9 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use base::Sighting;
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql};
+use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::query::{Cursor, Page, Query};
+use crate::query::{Page, Query};
 use crate::{Error, Item};
 
 const SCHEMA: &str = r#"
@@ -33,11 +35,9 @@ CREATE TABLE IF NOT EXISTS sightings (
     plate_state INTEGER NOT NULL,
     plate_text  TEXT,
     body        TEXT    NOT NULL,
+    plate_norm  TEXT,
     PRIMARY KEY (origin, seq)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS sightings_time ON sightings (pass_time);
-CREATE INDEX IF NOT EXISTS sightings_camera_time ON sightings (camera, pass_time);
-CREATE INDEX IF NOT EXISTS sightings_class_time ON sightings (class, pass_time);
 CREATE TABLE IF NOT EXISTS sources (
     source         TEXT PRIMARY KEY,
     high_water     INTEGER NOT NULL,
@@ -226,6 +226,7 @@ impl Store {
             )
             .map_err(|e| sql("add sources.crops_shed_total", e))?;
         }
+        crate::investigate::schema::migrate(&conn).map_err(|e| sql("migrate search schema", e))?;
         Ok(Store {
             conn: Mutex::new(conn),
             path,
@@ -238,6 +239,22 @@ impl Store {
     pub fn with_outbox_capacity(mut self, capacity: u64) -> Self {
         self.outbox_capacity = capacity.max(1);
         self
+    }
+
+    /// Sets SQLite's page cache for this connection (a county or city platform with a large
+    /// file wants hundreds of MiB; the default is 2 MiB).
+    pub fn set_cache_mib(&self, mib: u32) -> Result<(), Error> {
+        self.conn()
+            .pragma_update(None, "cache_size", -(i64::from(mib) * 1024))
+            .map_err(self.sql("set cache size"))
+    }
+
+    /// Lets SQLite read the file through a memory map of up to `mib` MiB (0 turns it off):
+    /// large scans then read pages without copying them through the page cache.
+    pub fn set_mmap_mib(&self, mib: u32) -> Result<(), Error> {
+        self.conn()
+            .pragma_update(None, "mmap_size", i64::from(mib) << 20)
+            .map_err(self.sql("set mmap size"))
     }
 
     pub fn path(&self) -> &str {
@@ -285,7 +302,7 @@ impl Store {
             let Item::Sighting(s) = item else {
                 unreachable!("built as a sighting above")
             };
-            insert_sighting(&tx, &s, &to_json(&s)).map_err(self.sql("insert sighting"))?;
+            insert_sighting(&tx, &s).map_err(self.sql("insert sighting"))?;
             out.push(s);
         }
         self.shed_overflow(&tx)?;
@@ -337,8 +354,7 @@ impl Store {
             hw = *seq;
             match item {
                 Item::Sighting(s) => {
-                    let n = insert_sighting(&tx, s, &to_json(s))
-                        .map_err(self.sql("insert sighting"))?;
+                    let n = insert_sighting(&tx, s).map_err(self.sql("insert sighting"))?;
                     if n == 0 {
                         outcome.duplicates += 1;
                         continue;
@@ -438,67 +454,20 @@ impl Store {
         Ok(hw.unwrap_or(0) as u64)
     }
 
-    /// One page of sightings matching `q`, newest first.
+    /// One page of sightings matching `q`, newest first (the v1 query: time, cameras,
+    /// classes; see [`Store::find`] for the full [`crate::Filter`]).
     pub fn search(&self, q: &Query) -> Result<Page, Error> {
         let limit = q.validate()?;
-        let mut filter = String::from("pass_time >= ? AND pass_time < ?");
-        let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(q.from_ms), Box::new(q.to_ms)];
-        if !q.cameras.is_empty() {
-            filter.push_str(&format!(" AND camera IN ({})", marks(q.cameras.len())));
-            args.extend(
-                q.cameras
-                    .iter()
-                    .map(|c| Box::new(c.clone()) as Box<dyn ToSql>),
-            );
-        }
-        if !q.classes.is_empty() {
-            filter.push_str(&format!(" AND class IN ({})", marks(q.classes.len())));
-            args.extend(
-                q.classes
-                    .iter()
-                    .map(|c| Box::new(c.code()) as Box<dyn ToSql>),
-            );
-        }
-        let conn = self.conn();
-        let total: i64 = conn
-            .query_row(
-                &format!("SELECT count(*) FROM sightings WHERE {filter}"),
-                params_from_iter(args.iter()),
-                |r| r.get(0),
-            )
-            .map_err(self.sql("count matches"))?;
-        let mut page_filter = filter;
-        if let Some(c) = &q.cursor {
-            page_filter.push_str(" AND (pass_time, origin, seq) < (?, ?, ?)");
-            args.push(Box::new(c.pass_time_ms));
-            args.push(Box::new(c.origin.clone()));
-            args.push(Box::new(c.seq as i64));
-        }
-        args.push(Box::new(limit as i64 + 1));
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT body FROM sightings WHERE {page_filter}
-                 ORDER BY pass_time DESC, origin DESC, seq DESC LIMIT ?"
-            ))
-            .map_err(self.sql("search"))?;
-        let rows = stmt
-            .query_map(params_from_iter(args.iter()), |r| r.get::<_, String>(0))
-            .map_err(self.sql("search"))?;
-        let mut sightings = Vec::new();
-        for row in rows {
-            sightings.push(self.decode(&row.map_err(self.sql("search"))?, "search")?);
-        }
-        let next = if sightings.len() > limit {
-            sightings.truncate(limit);
-            sightings.last().map(Cursor::after)
-        } else {
-            None
+        let f = crate::Filter {
+            from_ms: q.from_ms,
+            to_ms: q.to_ms,
+            cameras: q.cameras.clone(),
+            classes: q.classes.clone(),
+            ..Default::default()
         };
-        Ok(Page {
-            sightings,
-            next,
-            total: total as u64,
-        })
+        let conn = self.conn();
+        let c = crate::investigate::filter::compile(&conn, &f).map_err(self.sql("search"))?;
+        self.page(&conn, &c, limit, q.cursor.as_ref())
     }
 
     /// Totals for operators and the demo summary.
@@ -554,10 +523,6 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("plain data serialises")
 }
 
-fn marks(n: usize) -> String {
-    vec!["?"; n].join(", ")
-}
-
 pub(crate) fn meta(conn: &Connection, key: &str) -> rusqlite::Result<u64> {
     let v: Option<i64> = conn
         .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
@@ -565,29 +530,7 @@ pub(crate) fn meta(conn: &Connection, key: &str) -> rusqlite::Result<u64> {
     Ok(v.unwrap_or(0) as u64)
 }
 
-/// Inserts one sighting unless its key is already stored; returns the rows written (0 or 1).
-pub(crate) fn insert_sighting(
-    conn: &Connection,
-    s: &Sighting,
-    body: &str,
-) -> rusqlite::Result<usize> {
-    conn.prepare_cached(
-        "INSERT OR IGNORE INTO sightings
-         (origin, seq, camera, pass_time, class, color, plate_state, plate_text, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        s.key.origin,
-        s.key.seq as i64,
-        s.camera,
-        s.pass_time_ms,
-        s.class.code(),
-        s.color.code(),
-        s.plate.state.code(),
-        s.plate.text,
-        body,
-    ])
-}
+pub(crate) use crate::investigate::schema::insert_sighting;
 
 #[cfg(test)]
 mod tests {

@@ -67,9 +67,23 @@ enum Command {
 }
 
 fn main() {
-    // `xueliang search | head` ends quietly, as a Unix tool should, instead of panicking.
-    sigpipe::reset();
     let cli = Cli::parse();
+    // `xueliang search | head` ends quietly, as a Unix tool should, instead of panicking. Only
+    // for commands that print results: a service must never die of SIGPIPE, which a vectored
+    // write to a socket whose peer vanished raises (the federation chaos test caught a county
+    // killed that way when the city went down).
+    if matches!(
+        cli.command,
+        Command::Search(_)
+            | Command::Cameras(_)
+            | Command::Crop(_)
+            | Command::Plates(_)
+            | Command::Analyze(_)
+            | Command::Token(_)
+            | Command::Certs(_)
+    ) {
+        sigpipe::reset();
+    }
     init_logging(match cli.command {
         // Measurements print their own table; only errors interrupt it.
         Command::Bench(_) => "error",

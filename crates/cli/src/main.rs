@@ -20,6 +20,7 @@ mod feed;
 mod plates;
 mod platform;
 mod search;
+mod simulate;
 mod soak;
 mod synth;
 mod timefmt;
@@ -60,6 +61,8 @@ enum Command {
     Bench(bench::Args),
     /// Push synthetic sightings upstream as an edge node would (load and chaos tests).
     Feed(feed::Args),
+    /// Generate a synthetic city with planted cases and feed it through a local federation.
+    Simulate(simulate::Args),
     /// Make a development CA and node certificates for TLS between tiers.
     Certs(certs::Args),
     /// Make an API token (investigator, operator or admin) and its config entry.
@@ -93,7 +96,8 @@ fn main() {
         | Command::Crop(_)
         | Command::Analyze(_)
         | Command::Plates(_)
-        | Command::Feed(_) => "warn",
+        | Command::Feed(_)
+        | Command::Simulate(_) => "warn",
         _ => "info",
     });
     let result = match cli.command {
@@ -109,6 +113,7 @@ fn main() {
         Command::Bench(a) => bench::run(a),
         Command::Feed(a) => feed::run(a),
         Command::Certs(a) => certs::run(a),
+        Command::Simulate(a) => simulate::run(a),
         Command::Token(a) => token::run(a),
     };
     if let Err(e) = result {

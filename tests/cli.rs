@@ -205,6 +205,111 @@ fn search_prints_table_and_json() {
 
 /// `xueliang analyze` over the real clip: the vehicle path (detector, tracker, classifier,
 /// colour, crops) into a local store, with video time from `--start`.
+/// The investigators' operations from the command line: a plate's trajectory as a table that
+/// ends with the coverage (a camera that went offline is named), `together` over two
+/// scene windows, and `find` by plate pattern as JSON lines ending with the coverage.
+#[test]
+fn search_operations_print_answers_and_coverage() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let city = rt.block_on(common::platform("city", dir.path(), None));
+    let now = base::now_ms();
+    let seen = |camera: &str, plate: &str, dt: i64| base::Sighting {
+        camera: camera.into(),
+        device_id: camera.into(),
+        pass_time_ms: now - dt,
+        first_seen_ms: now - dt - 500,
+        last_seen_ms: now - dt + 500,
+        class: base::VehicleClass::Car,
+        plate: base::PlateRead {
+            state: base::PlateState::Read,
+            text: Some(plate.into()),
+            confidence: 0.9,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    city.store()
+        .record(
+            "edge-9",
+            vec![
+                seen("gate-east", "晋M12345", 3_000_000),
+                seen("bridge", "晋M12345", 1_200_000),
+                seen("gate-east", "晋MA0001", 3_010_000),
+            ],
+        )
+        .unwrap();
+    // The gate camera went offline 40 minutes ago.
+    let health = |camera: &str, state, since_ms| base::CameraHealth {
+        camera: camera.into(),
+        state,
+        since_ms,
+        reason: "connection refused".into(),
+        ..Default::default()
+    };
+    city.store()
+        .record_health(&base::HealthReport {
+            node: "edge-9".into(),
+            county: String::new(),
+            at_ms: now - 1000,
+            cameras: vec![
+                health("gate-east", base::CameraState::Offline, now - 2_400_000),
+                health("bridge", base::CameraState::Online, now - 2 * 86_400_000),
+            ],
+        })
+        .unwrap();
+    let url = city.url();
+    let auth = common::cli_auth(dir.path());
+    let with_auth = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--server", &url]);
+        all.extend(auth.iter().map(String::as_str));
+        xueliang(&all)
+    };
+    let (code, out, err) = with_auth(&["search", "trajectory", "--plate", "晋M12345"]);
+    assert_eq!(code, 0, "{err}");
+    let gate = out.find("gate-east").expect(&out);
+    let bridge = out.find("bridge").expect(&out);
+    assert!(gate < bridge, "oldest first: {out}");
+    assert!(out.contains("2 stops"), "{out}");
+    assert!(
+        out.contains("cameras offline or degraded during the window")
+            && out.lines().any(|l| l.contains("gate-east")
+                && l.contains("offline")
+                && l.contains("connection refused")),
+        "{out}"
+    );
+
+    let from = |dt: i64| (now - dt).to_string();
+    let w1 = format!("gate-east@{}..{}", from(3_100_000), from(2_900_000));
+    let w2 = format!("bridge@{}..{}", from(1_300_000), from(1_100_000));
+    let (code, out, err) = with_auth(&["search", "together", "--window", &w1, "--window", &w2]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("晋M12345") && !out.contains("晋MA0001"),
+        "{out}"
+    );
+    assert!(out.contains("1 vehicles"), "{out}");
+
+    let (code, out, err) = with_auth(&["search", "find", "--plate", "晋MA*", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(lines[0]["plate"]["text"], "晋MA0001");
+    assert!(lines[1]["coverage"]["gaps"].is_array(), "{out}");
+
+    let (code, _, err) = with_auth(&["search", "find", "--region", "harbour"]);
+    assert_eq!(code, 1);
+    assert!(
+        one_line_error(&err).contains("unknown region \"harbour\""),
+        "{err}"
+    );
+    rt.block_on(city.shutdown());
+}
+
 #[test]
 fn analyze_finds_vehicles_in_a_recording() {
     let clip = common::clip();

@@ -73,4 +73,26 @@ mod tests {
         let err = parse("[edge]\nnode = 3\n").unwrap_err();
         assert!(format!("{err:#}").contains("line 2"), "{err:#}");
     }
+
+    #[test]
+    fn regions_and_camera_positions_parse_and_bad_polygons_are_named() {
+        let file = parse(
+            "[platform]\nnode = \"city\"\n\
+             [[platform.region]]\nname = \"old-town\"\n\
+             polygon = [[35.05, 110.9], [35.05, 111.1], [35.2, 111.1]]\n\
+             [[platform.camera]]\nid = \"cam-a\"\ncounty = \"盐湖区\"\nlat = 35.1\nlon = 111.0\n",
+        )
+        .unwrap();
+        let p = file.platform.unwrap();
+        p.validate().unwrap();
+        assert_eq!(p.region[0].region().polygon[2], (35.2, 111.1));
+        assert_eq!(p.camera[0].county, "盐湖区");
+        let mut two = p.clone();
+        two.region[0].polygon.pop();
+        let err = two.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("old-town") && err.contains("at least 3"),
+            "{err}"
+        );
+    }
 }

@@ -17,6 +17,7 @@ mod demo;
 mod edge;
 mod fedbench;
 mod feed;
+mod investigate;
 mod plates;
 mod platform;
 mod search;
@@ -49,8 +50,8 @@ enum Command {
     Plates(plates::Args),
     /// Run a county or city platform from a config file.
     Platform(platform::Args),
-    /// Search the sightings a platform holds.
-    Search(search::Args),
+    /// Search the sightings a platform holds, or run an investigator operation.
+    Search(Box<search::Args>),
     /// Fetch a sighting's best-shot crop (JPEG) by its reference.
     Crop(crop::Args),
     /// Camera health at a platform: online rate, faulty cameras and why.
@@ -106,7 +107,7 @@ fn main() {
         Command::Analyze(a) => analyze::run(a),
         Command::Plates(a) => plates::run(a),
         Command::Platform(a) => platform::run(a),
-        Command::Search(a) => search::run(a),
+        Command::Search(a) => search::run(*a),
         Command::Cameras(a) => cameras::run(a),
         Command::Crop(a) => crop::run(a),
         Command::Camera(a) => camera::run(a),

@@ -1,4 +1,6 @@
-//! `xueliang search`: sightings from a platform over gRPC, as a table or JSON lines.
+//! `xueliang search`: sightings from a platform over gRPC, as a table or JSON lines. With an
+//! operation (`xueliang search find|trajectory|together|…`) it runs the investigators'
+//! operations in `investigate.rs`; without one, the v1 search by time, camera and class.
 
 use anyhow::Context;
 use proto::v1;
@@ -6,7 +8,10 @@ use proto::v1;
 use crate::timefmt;
 
 #[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
+    #[command(subcommand)]
+    op: Option<crate::investigate::Op>,
     #[command(flatten)]
     server: crate::client::Server,
     /// Start of the time range: now, -15m, -2h, -1d, "2026-11-28 14:05", RFC 3339, Unix ms.
@@ -30,6 +35,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(op) = args.op {
+        return crate::investigate::run(op);
+    }
     let now = base::now_ms();
     let from_ms = timefmt::parse(&args.from, now).context("--from")?;
     let to_ms = timefmt::parse(&args.to, now).context("--to")?;
@@ -61,11 +69,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    table(&sightings);
+    println!(
+        "{} of {} matching sightings between {} and {}",
+        sightings.len(),
+        response.total,
+        timefmt::datetime(from_ms),
+        timefmt::datetime(to_ms)
+    );
+    Ok(())
+}
+
+/// Sightings as a table, one per line.
+pub(crate) fn table(sightings: &[base::Sighting]) {
     println!(
         "{:<19}  {:<14}  {:<10}  {:>5}  {:<7}  {:<10}  {:>6}  {:<12}  sighting",
         "pass time", "camera", "class", "conf", "colour", "heading", "frames", "plate"
     );
-    for s in &sightings {
+    for s in sightings {
         let plate = s
             .plate
             .text
@@ -84,12 +105,4 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             s.key
         );
     }
-    println!(
-        "{} of {} matching sightings between {} and {}",
-        sightings.len(),
-        response.total,
-        timefmt::datetime(from_ms),
-        timefmt::datetime(to_ms)
-    );
-    Ok(())
 }

@@ -49,6 +49,43 @@ pub struct PlatformConfig {
     /// API tokens (`[[platform.token]]`); with none, search and health calls are refused.
     #[serde(default)]
     pub token: Vec<crate::auth::TokenConfig>,
+    /// Named regions for investigators' searches (`[[platform.region]]`): a polygon of
+    /// `[lat, lon]` vertices (at least 3). Default: none.
+    #[serde(default)]
+    pub region: Vec<RegionConfig>,
+    /// Camera positions (`[[platform.camera]]`), written to the store at start; they resolve
+    /// counties and regions and drive speed checks. Default: none.
+    #[serde(default)]
+    pub camera: Vec<CameraConfig>,
+}
+
+/// `[[platform.region]]`: a named polygon.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionConfig {
+    /// Unique name, as investigators write it (`--region`).
+    pub name: String,
+    /// Vertices `[lat, lon]` in degrees, in order; at least 3.
+    pub polygon: Vec<[f64; 2]>,
+}
+
+impl RegionConfig {
+    pub fn region(&self) -> store::Region {
+        store::Region::new(
+            &self.name,
+            self.polygon.iter().map(|[lat, lon]| (*lat, *lon)).collect(),
+        )
+    }
+}
+
+/// `[[platform.camera]]`: where a camera stands.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraConfig {
+    pub id: String,
+    pub county: String,
+    pub lat: f64,
+    pub lon: f64,
 }
 
 fn default_listen() -> SocketAddr {
@@ -91,6 +128,8 @@ impl PlatformConfig {
             max_age_days: default_max_age_days(),
             tls: None,
             token: Vec::new(),
+            region: Vec::new(),
+            camera: Vec::new(),
         }
     }
 
@@ -120,6 +159,38 @@ impl PlatformConfig {
             uplink::check_upstream_tls(up, self.tls.is_some(), "[platform.tls]").map_err(bad)?;
         }
         crate::auth::Auth::new(&self.token).map_err(bad)?;
+        let mut names = std::collections::BTreeSet::new();
+        for r in &self.region {
+            if r.name.trim().is_empty() {
+                return Err(bad("[[platform.region]] needs a name".into()));
+            }
+            if !names.insert(r.name.as_str()) {
+                return Err(bad(format!(
+                    "[[platform.region]] {:?} is defined twice",
+                    r.name
+                )));
+            }
+            if r.polygon.len() < 3 {
+                return Err(bad(format!(
+                    "[[platform.region]] {:?}: polygon needs at least 3 [lat, lon] vertices",
+                    r.name
+                )));
+            }
+            if r.polygon.iter().flatten().any(|x| !x.is_finite()) {
+                return Err(bad(format!(
+                    "[[platform.region]] {:?}: polygon has a coordinate that is not a number",
+                    r.name
+                )));
+            }
+        }
+        for c in &self.camera {
+            if c.id.is_empty() || !(c.lat.is_finite() && c.lon.is_finite()) {
+                return Err(bad(format!(
+                    "[[platform.camera]] {:?}: needs an id and numeric lat, lon",
+                    c.id
+                )));
+            }
+        }
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! The platform's HTTP side: Prometheus `/metrics`, and JSON for people and scripts
-//! (`/api/v1/cameras`, `/api/v1/sightings`). The same data as the gRPC services, read through
+//! (`/api/v1/cameras`, `/api/v1/sightings`; the investigators' operations and the audit log in
+//! [`crate::http_search`]). The same data as the gRPC services, read through
 //! the same code, so the two never disagree.
 
 use std::sync::Arc;
@@ -23,6 +24,7 @@ pub(crate) struct HttpState {
     pub auth: crate::auth::Auth,
     pub media: Arc<uplink::MediaStats>,
     pub upstream_connected: Option<Arc<uplink::ForwarderStats>>,
+    pub investigator: crate::investigate::Investigator,
 }
 
 pub(crate) fn router(state: HttpState) -> Router {
@@ -32,11 +34,12 @@ pub(crate) fn router(state: HttpState) -> Router {
         .route("/api/v1/sightings", get(sightings))
         .route("/api/v1/rejected", get(rejected))
         .route("/healthz", get(|| async { "ok\n" }))
+        .merge(crate::http_search::routes())
         .with_state(state)
 }
 
 /// The caller behind the request's bearer token.
-fn authorize(
+pub(crate) fn authorize(
     s: &HttpState,
     headers: &HeaderMap,
     needed: Role,
@@ -48,7 +51,7 @@ fn authorize(
 }
 
 /// 401 (with `WWW-Authenticate: Bearer`) or 403, and why.
-fn refused(d: Denied) -> Response {
+pub(crate) fn refused(d: Denied) -> Response {
     let status = match d {
         Denied::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
         Denied::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -61,7 +64,7 @@ fn refused(d: Denied) -> Response {
         .into_response()
 }
 
-fn unavailable(e: impl std::fmt::Display) -> Response {
+pub(crate) fn unavailable(e: impl std::fmt::Display) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response()
 }
 
@@ -327,17 +330,28 @@ async fn sightings(
         limit: p.limit,
         cursor,
     };
-    tracing::info!(target: "audit", node = %s.node, caller = %caller.name, from = q.from_ms, to = q.to_ms, cameras = ?q.cameras, classes = ?q.classes, "search (http)");
-    let store = s.store.clone();
-    match tokio::task::spawn_blocking(move || store.search(&q)).await {
-        Ok(Ok(page)) => Json(SightingsPage {
+    let json = serde_json::json!({
+        "from": q.from_ms, "to": q.to_ms, "cameras": q.cameras,
+        "classes": q.classes.iter().map(|c| c.name()).collect::<Vec<_>>(),
+    });
+    let answer = s
+        .investigator
+        .run(
+            &caller.name,
+            "search",
+            json,
+            move |st| st.search(&q),
+            |p| p.total,
+        )
+        .await;
+    match answer {
+        Ok(page) => Json(SightingsPage {
             next_cursor: page.next.map(|c| c.encode()),
             total: page.total,
             sightings: page.sightings,
         })
         .into_response(),
-        Ok(Err(store::Error::Query(m))) => bad(m),
-        Ok(Err(e)) => unavailable(e),
-        Err(e) => unavailable(e),
+        Err(e) if e.code() == tonic::Code::InvalidArgument => bad(e.message().to_owned()),
+        Err(e) => unavailable(e.message()),
     }
 }

@@ -10,11 +10,14 @@ mod config;
 mod error;
 mod health;
 mod http;
+mod http_search;
 mod https;
+pub mod investigate;
 mod node;
 mod search;
+mod wire;
 
-pub use config::PlatformConfig;
+pub use config::{CameraConfig, PlatformConfig, RegionConfig};
 pub use error::Error;
 pub use health::{overview, CameraOverview, CameraStatus, CountyOnline, HealthService};
 pub use node::{Platform, PlatformStats};

@@ -106,7 +106,25 @@ impl Platform {
         )
         .with_admission(cfg.admission())
         .require_certificate(server_tls.is_some());
-        let search = SearchService::new(cfg.node.clone(), store.clone());
+        if !cfg.camera.is_empty() {
+            let geo: Vec<store::CameraGeo> = cfg
+                .camera
+                .iter()
+                .map(|c| store::CameraGeo {
+                    camera: c.id.clone(),
+                    county: c.county.clone(),
+                    lat: c.lat,
+                    lon: c.lon,
+                })
+                .collect();
+            store.put_cameras_geo(&geo).map_err(|source| Error::Store {
+                node: cfg.node.clone(),
+                source: Box::new(source),
+            })?;
+        }
+        let search = SearchService::new(cfg.node.clone(), store.clone())
+            .with_regions(cfg.region.iter().map(|r| r.region()));
+        let investigator = search.investigator();
         let health = HealthService::new(store.clone(), cfg.health_stale_after_s as i64 * 1000);
         let mut tasks = Vec::new();
         let mut stop = shutdown_rx.clone();
@@ -178,6 +196,7 @@ impl Platform {
             auth,
             media: media_stats,
             upstream_connected: forwarder.clone(),
+            investigator,
         });
         let (node, mut stop) = (cfg.node.clone(), shutdown_rx);
         let https = match &cfg.tls {

@@ -1,6 +1,8 @@
-//! The `Search` gRPC service over a store: sightings by time range, camera and class, paged
-//! newest first; and node statistics. Every search is logged with its parameters (the audit
-//! log proper, with user identity, arrives with API tokens).
+//! The `Search` gRPC service over a store: the v1 search (time range, camera, class, paged
+//! newest first), node statistics, and the investigators' operations (find, trajectory,
+//! co-occurrence, companions, first entry, cloned plates, similar vehicles), each answered
+//! with its coverage. Every search call writes an audit row with the caller's token name
+//! ([`crate::investigate::Investigator`]); the interceptor in front admits investigators only.
 
 use std::sync::Arc;
 
@@ -8,19 +10,64 @@ use proto::v1::{self, search_server::Search};
 use store::{Cursor, Query, Store};
 use tonic::{Request, Response, Status};
 
+use crate::investigate::{
+    key_from_wire, subject_from_wire, subject_json, FilterSpec, Investigator, Regions,
+};
+use crate::wire;
+
 /// `Search` service.
 #[derive(Clone)]
 pub struct SearchService {
     node: String,
     store: Arc<Store>,
+    investigator: Investigator,
+}
+
+/// The caller's token name, set by the auth interceptor.
+fn caller<T>(r: &Request<T>) -> String {
+    r.extensions()
+        .get::<crate::auth::Caller>()
+        .map(|c| c.name.clone())
+        .unwrap_or_default()
+}
+
+fn or<T: PartialEq + Default>(v: T, default: T) -> T {
+    if v == T::default() {
+        default
+    } else {
+        v
+    }
 }
 
 impl SearchService {
     pub fn new(node: impl Into<String>, store: Arc<Store>) -> Self {
         SearchService {
             node: node.into(),
+            investigator: Investigator {
+                store: store.clone(),
+                regions: Arc::new(Regions::default()),
+            },
             store,
         }
+    }
+
+    /// Named regions investigators may use in filters.
+    pub fn with_regions(mut self, regions: impl IntoIterator<Item = store::Region>) -> Self {
+        self.investigator.regions = Arc::new(Regions::new(regions));
+        self
+    }
+
+    /// The audited question-answerer behind this service (shared with HTTP).
+    pub(crate) fn investigator(&self) -> Investigator {
+        self.investigator.clone()
+    }
+
+    fn filter(&self, f: Option<v1::Filter>) -> Result<(FilterSpec, store::Filter), Status> {
+        let spec = FilterSpec::from_wire(
+            f.ok_or_else(|| Status::invalid_argument("filter: a time range is required"))?,
+        )?;
+        let filter = self.investigator.regions.resolve(&spec)?;
+        Ok((spec, filter))
     }
 
     pub fn into_server(self) -> v1::search_server::SearchServer<Self> {
@@ -59,12 +106,7 @@ fn to_query(r: v1::SearchRequest) -> Result<Query, Status> {
     Ok(q)
 }
 
-fn store_status(e: store::Error) -> Status {
-    match e {
-        store::Error::Query(m) => Status::invalid_argument(m),
-        other => Status::unavailable(other.to_string()),
-    }
-}
+use crate::investigate::store_status;
 
 #[tonic::async_trait]
 impl Search for SearchService {
@@ -72,22 +114,16 @@ impl Search for SearchService {
         &self,
         request: Request<v1::SearchRequest>,
     ) -> Result<Response<v1::SearchResponse>, Status> {
-        let peer = request.remote_addr();
-        let caller = request
-            .extensions()
-            .get::<crate::auth::Caller>()
-            .map(|c| c.name.clone())
-            .unwrap_or_default();
+        let caller = caller(&request);
         let q = to_query(request.into_inner())?;
-        tracing::info!(
-            target: "audit", node = %self.node, %caller, ?peer, from = q.from_ms, to = q.to_ms,
-            cameras = ?q.cameras, classes = ?q.classes, "search"
-        );
-        let store = self.store.clone();
-        let page = tokio::task::spawn_blocking(move || store.search(&q))
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map_err(store_status)?;
+        let json = serde_json::json!({
+            "from": q.from_ms, "to": q.to_ms, "cameras": q.cameras,
+            "classes": q.classes.iter().map(|c| c.name()).collect::<Vec<_>>(),
+        });
+        let page = self
+            .investigator
+            .run(&caller, "search", json, move |s| s.search(&q), |p| p.total)
+            .await?;
         Ok(Response::new(v1::SearchResponse {
             sightings: page.sightings.iter().map(v1::Sighting::from).collect(),
             next_cursor: page.next.map(|c| c.encode()).unwrap_or_default(),
@@ -118,6 +154,251 @@ impl Search for SearchService {
                 })
                 .collect(),
             outbox_pending: s.outbox_pending,
+        }))
+    }
+
+    async fn find(
+        &self,
+        request: Request<v1::FindRequest>,
+    ) -> Result<Response<v1::FindResponse>, Status> {
+        let caller = caller(&request);
+        let r = request.into_inner();
+        let (spec, f) = self.filter(r.filter)?;
+        let cursor = if r.cursor.is_empty() {
+            None
+        } else {
+            Some(Cursor::decode(&r.cursor).map_err(|e| Status::invalid_argument(e.to_string()))?)
+        };
+        let json = serde_json::json!({ "filter": spec, "limit": r.limit, "cursor": r.cursor });
+        let limit = r.limit as usize;
+        let a = self
+            .investigator
+            .run(
+                &caller,
+                "find",
+                json,
+                move |s| s.find(&f, limit, cursor.as_ref()),
+                |a| a.result.total,
+            )
+            .await?;
+        Ok(Response::new(v1::FindResponse {
+            sightings: a.result.sightings.iter().map(v1::Sighting::from).collect(),
+            next_cursor: a.result.next.map(|c| c.encode()).unwrap_or_default(),
+            total: a.result.total,
+            coverage: Some(wire::coverage(&a.coverage)),
+        }))
+    }
+
+    async fn trajectory(
+        &self,
+        request: Request<v1::TrajectoryRequest>,
+    ) -> Result<Response<v1::TrajectoryResponse>, Status> {
+        let caller = caller(&request);
+        let r = request.into_inner();
+        let subject = subject_from_wire(r.subject)?;
+        let min_cosine = or(r.min_cosine, store::DEFAULT_MIN_COSINE);
+        let json = serde_json::json!({
+            "subject": subject_json(&subject), "from": r.from_ms, "to": r.to_ms,
+            "min_cosine": min_cosine,
+        });
+        let a = self
+            .investigator
+            .run(
+                &caller,
+                "trajectory",
+                json,
+                move |s| s.trajectory(&subject, r.from_ms, r.to_ms, min_cosine),
+                |a| a.result.len() as u64,
+            )
+            .await?;
+        Ok(Response::new(v1::TrajectoryResponse {
+            stops: a.result.iter().map(wire::stop).collect(),
+            coverage: Some(wire::coverage(&a.coverage)),
+        }))
+    }
+
+    async fn co_occurrence(
+        &self,
+        request: Request<v1::CoOccurrenceRequest>,
+    ) -> Result<Response<v1::CoOccurrenceResponse>, Status> {
+        let caller = caller(&request);
+        let r = request.into_inner();
+        let (mut specs, mut windows) = (Vec::new(), Vec::new());
+        for w in r.windows {
+            let (spec, f) = self.filter(Some(w))?;
+            specs.push(spec);
+            windows.push(f);
+        }
+        let q = store::CoOccurrence {
+            min_windows: or(r.min_windows as usize, windows.len()),
+            min_cosine: or(r.min_cosine, store::DEFAULT_MIN_COSINE),
+            limit: or(r.limit as usize, 100),
+            windows,
+        };
+        let json = serde_json::json!({
+            "windows": specs, "min_windows": q.min_windows, "min_cosine": q.min_cosine,
+            "limit": q.limit,
+        });
+        let a = self
+            .investigator
+            .run(
+                &caller,
+                "co-occurrence",
+                json,
+                move |s| s.co_occurrence(&q),
+                |a| a.result.len() as u64,
+            )
+            .await?;
+        Ok(Response::new(v1::CoOccurrenceResponse {
+            vehicles: a.result.iter().map(wire::vehicle).collect(),
+            coverage: Some(wire::coverage(&a.coverage)),
+        }))
+    }
+
+    async fn companions(
+        &self,
+        request: Request<v1::CompanionsRequest>,
+    ) -> Result<Response<v1::CompanionsResponse>, Status> {
+        let caller = caller(&request);
+        let r = request.into_inner();
+        let q = store::Companions {
+            subject: subject_from_wire(r.subject)?,
+            from_ms: r.from_ms,
+            to_ms: r.to_ms,
+            max_gap_ms: or(r.max_gap_ms, 60_000),
+            min_times: or(r.min_times as usize, 2),
+            min_cosine: or(r.min_cosine, store::DEFAULT_MIN_COSINE),
+            limit: or(r.limit as usize, 100),
+        };
+        let json = serde_json::json!({
+            "subject": subject_json(&q.subject), "from": q.from_ms, "to": q.to_ms,
+            "max_gap_ms": q.max_gap_ms, "min_times": q.min_times, "limit": q.limit,
+        });
+        let a = self
+            .investigator
+            .run(
+                &caller,
+                "companions",
+                json,
+                move |s| s.companions(&q),
+                |a| a.result.len() as u64,
+            )
+            .await?;
+        Ok(Response::new(v1::CompanionsResponse {
+            companions: a.result.iter().map(wire::companion).collect(),
+            coverage: Some(wire::coverage(&a.coverage)),
+        }))
+    }
+
+    async fn first_entry(
+        &self,
+        request: Request<v1::FirstEntryRequest>,
+    ) -> Result<Response<v1::FirstEntryResponse>, Status> {
+        let caller = caller(&request);
+        let r = request.into_inner();
+        let (spec, f) = self.filter(r.region)?;
+        let limit = or(r.limit as usize, 100);
+        let json = serde_json::json!({
+            "region": spec, "lookback_ms": r.lookback_ms, "limit": limit,
+        });
+        let a = self
+            .investigator
+            .run(
+                &caller,
+                "first-entry",
+                json,
+                move |s| s.first_entry(&f, r.lookback_ms, limit),
+                |a| a.result.len() as u64,
+            )
+            .await?;
+        Ok(Response::new(v1::FirstEntryResponse {
+            entries: a.result.iter().map(wire::entry).collect(),
+            coverage: Some(wire::coverage(&a.coverage)),
+        }))
+    }
+
+    async fn cloned_plates(
+        &self,
+        request: Request<v1::ClonedPlatesRequest>,
+    ) -> Result<Response<v1::ClonedPlatesResponse>, Status> {
+        let caller = caller(&request);
+        let r = request.into_inner();
+        let (spec, filter) = self.filter(r.filter)?;
+        let q = store::ClonedPlates {
+            filter,
+            max_speed_kmh: or(r.max_speed_kmh, 150.0),
+            tolerance_ms: or(r.tolerance_ms, 30_000),
+            min_support: or(r.min_support as usize, 1),
+            limit: or(r.limit as usize, 100),
+        };
+        let json = serde_json::json!({
+            "filter": spec, "max_speed_kmh": q.max_speed_kmh, "tolerance_ms": q.tolerance_ms,
+            "min_support": q.min_support, "limit": q.limit,
+        });
+        let a = self
+            .investigator
+            .run(
+                &caller,
+                "cloned-plates",
+                json,
+                move |s| s.cloned_plates(&q),
+                |a| a.result.len() as u64,
+            )
+            .await?;
+        Ok(Response::new(v1::ClonedPlatesResponse {
+            plates: a.result.iter().map(wire::cloned).collect(),
+            coverage: Some(wire::coverage(&a.coverage)),
+        }))
+    }
+
+    async fn similar(
+        &self,
+        request: Request<v1::SimilarRequest>,
+    ) -> Result<Response<v1::SimilarResponse>, Status> {
+        use v1::similar_request::Probe as P;
+        let caller = caller(&request);
+        let r = request.into_inner();
+        let (spec, f) = self.filter(r.filter)?;
+        let (probe, probe_json) = match r.probe {
+            Some(P::Sighting(k)) => {
+                let k = key_from_wire(Some(k), "sighting")?;
+                let j = serde_json::json!({ "sighting": k.to_string() });
+                (store::Probe::Sighting(k), j)
+            }
+            Some(P::Embedding(b)) => {
+                let e = base::Embedding::from_bytes(&b).ok_or_else(|| {
+                    Status::invalid_argument(format!(
+                        "embedding: expected {} bytes, got {}",
+                        base::Embedding::DIM,
+                        b.len()
+                    ))
+                })?;
+                (
+                    store::Probe::Embedding(Box::new(e)),
+                    serde_json::json!("embedding"),
+                )
+            }
+            None => {
+                return Err(Status::invalid_argument(
+                    "probe: a sighting or an embedding is required",
+                ))
+            }
+        };
+        let limit = or(r.limit as usize, 20);
+        let json = serde_json::json!({ "probe": probe_json, "filter": spec, "limit": limit });
+        let a = self
+            .investigator
+            .run(
+                &caller,
+                "similar",
+                json,
+                move |s| s.similar(&probe, &f, limit),
+                |a| a.result.len() as u64,
+            )
+            .await?;
+        Ok(Response::new(v1::SimilarResponse {
+            sightings: a.result.iter().map(wire::similar).collect(),
+            coverage: Some(wire::coverage(&a.coverage)),
         }))
     }
 }

@@ -13,6 +13,7 @@
 //! [`Store::first_entry`], [`Store::cloned_plates`] and [`Store::similar`]; each returns an
 //! [`Answer`] with the [`Coverage`] of its window (cameras in scope that were down or degraded).
 
+mod audit;
 mod crops;
 mod error;
 mod health;
@@ -22,6 +23,7 @@ mod outbox;
 mod query;
 mod sqlite;
 
+pub use audit::AuditEntry;
 pub use crops::{crop_ref, parse_crop_ref, CropLookup, DEFAULT_CROP_CAPACITY_BYTES};
 pub use error::Error;
 pub use health::CameraRow;

@@ -227,6 +227,7 @@ impl Store {
             .map_err(|e| sql("add sources.crops_shed_total", e))?;
         }
         crate::investigate::schema::migrate(&conn).map_err(|e| sql("migrate search schema", e))?;
+        crate::audit::migrate(&conn).map_err(|e| sql("create audit log", e))?;
         Ok(Store {
             conn: Mutex::new(conn),
             path,

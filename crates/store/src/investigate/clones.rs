@@ -43,7 +43,8 @@ pub struct ClonedPlates {
 }
 
 /// Why a plate is suspect.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
 pub enum CloneEvidence {
     /// Two consecutive sightings too far apart for the time between them.
     Speed {
@@ -68,7 +69,7 @@ pub enum CloneEvidence {
 }
 
 /// A plate with evidence of cloning.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ClonedPlate {
     pub plate: String,
     pub sightings: usize,

@@ -38,7 +38,7 @@ pub struct CoOccurrence {
 }
 
 /// A vehicle found in several windows.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Vehicle {
     /// The plate, when grouped by plate; `None` when linked by appearance.
     pub plate: Option<String>,
@@ -69,7 +69,7 @@ pub struct Companions {
 }
 
 /// A plate that travelled with the subject.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Companion {
     pub plate: String,
     /// Subject sightings it accompanied.

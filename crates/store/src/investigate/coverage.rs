@@ -18,7 +18,7 @@ use super::filter::Scope;
 use crate::{Error, Store};
 
 /// What a question covered.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct Coverage {
     /// The cameras in scope, sorted; `None` means every camera.
     pub cameras: Option<Vec<String>>,
@@ -29,7 +29,7 @@ pub struct Coverage {
 }
 
 /// One camera not online and healthy for part of a window.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Gap {
     pub camera: String,
     /// Clipped to the window.

@@ -23,7 +23,7 @@ use crate::{Error, Store};
 const PROBE_ROWS: i64 = 20;
 
 /// A plate's first appearance in a region.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Entry {
     pub plate: String,
     pub sighting: SightingKey,

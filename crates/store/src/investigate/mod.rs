@@ -49,7 +49,7 @@ pub const MAX_WINDOW_SIGHTINGS: usize = 200_000;
 pub const MAX_STOPS: usize = 10_000;
 
 /// A result and what it covered.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Answer<T> {
     pub result: T,
     pub coverage: Coverage,

@@ -30,7 +30,7 @@ pub enum Probe {
 }
 
 /// One similar sighting.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Similar {
     pub sighting: base::Sighting,
     pub cosine: f32,

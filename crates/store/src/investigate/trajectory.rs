@@ -28,7 +28,7 @@ pub enum Subject {
 }
 
 /// One place and time on a trajectory.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Stop {
     pub sighting: Sighting,
     /// From `cameras_geo`; `None` for a camera without a known position.

@@ -1,0 +1,404 @@
+//! The investigators' operations on a real platform (TLS, gRPC and HTTP on 127.0.0.1, API
+//! tokens): find by region and plate pattern, trajectory of a plate and co-occurrence across
+//! windows answer from the platform's store, each with its coverage (a camera that went offline
+//! during the window is named), bad filters are InvalidArgument with the reason, and every call
+//! leaves an audit row with the caller's name that only an admin can read over HTTP.
+
+use base::{
+    CameraHealth, CameraState, Embedding, HealthReport, PlateRead, PlateState, Sighting,
+    VehicleClass, VehicleColor,
+};
+use platform::auth::{token_sha256, Role, TokenConfig};
+use proto::v1;
+use xueliang_platform as platform;
+
+const INVESTIGATOR: &str = "xl_investigator-secret";
+const ADMIN: &str = "xl_admin-secret";
+
+/// A fixed hour two hours ago, so the store's retention accepts it.
+fn t0() -> i64 {
+    (base::now_ms() / 3_600_000 - 2) * 3_600_000
+}
+
+const MIN: i64 = 60_000;
+
+async fn city(dir: &std::path::Path) -> platform::Platform {
+    let pki = dir.join("pki");
+    uplink::tls::dev_ca::ensure_ca(&pki).unwrap();
+    uplink::tls::dev_ca::issue(&pki, "city", &["127.0.0.1".into()]).unwrap();
+    let cfg: platform::PlatformConfig = toml_config(dir);
+    let mut cfg = cfg;
+    cfg.tls = Some(uplink::TlsConfig::in_dir(&pki, "city"));
+    cfg.token = [
+        ("ivy", Role::Investigator, INVESTIGATOR),
+        ("ada", Role::Admin, ADMIN),
+    ]
+    .iter()
+    .map(|(name, role, token)| TokenConfig {
+        name: (*name).into(),
+        role: *role,
+        sha256: token_sha256(token),
+    })
+    .collect();
+    platform::Platform::start(cfg).await.unwrap()
+}
+
+/// Regions and camera positions as an operator writes them.
+fn toml_config(dir: &std::path::Path) -> platform::PlatformConfig {
+    let mut cfg = platform::PlatformConfig::new("city");
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.http_listen = "127.0.0.1:0".parse().unwrap();
+    cfg.database = Some(dir.join("city.sqlite"));
+    #[derive(serde::Deserialize)]
+    struct Extra {
+        region: Vec<platform::RegionConfig>,
+        camera: Vec<platform::CameraConfig>,
+    }
+    let extra: Extra = serde_json::from_value(serde_json::json!({
+        "region": [{ "name": "old-town",
+                     "polygon": [[35.05, 110.9], [35.05, 111.1], [35.2, 111.1], [35.2, 110.9]] }],
+        "camera": [
+            { "id": "cam-a", "county": "盐湖区", "lat": 35.1, "lon": 111.0 },
+            { "id": "cam-b", "county": "盐湖区", "lat": 35.1, "lon": 111.05 },
+            { "id": "cam-c", "county": "临猗县", "lat": 34.9, "lon": 111.0 },
+        ],
+    }))
+    .unwrap();
+    cfg.region = extra.region;
+    cfg.camera = extra.camera;
+    cfg
+}
+
+fn sighting(camera: &str, t: i64, plate: Option<&str>) -> Sighting {
+    Sighting {
+        camera: camera.into(),
+        device_id: camera.into(),
+        pass_time_ms: t,
+        first_seen_ms: t - 500,
+        last_seen_ms: t + 500,
+        class: VehicleClass::Car,
+        class_confidence: 0.9,
+        color: VehicleColor::Black,
+        color_confidence: 0.9,
+        plate: PlateRead {
+            state: if plate.is_some() {
+                PlateState::Read
+            } else {
+                PlateState::Covered
+            },
+            text: plate.map(str::to_owned),
+            confidence: 0.95,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn white_suv(camera: &str, t: i64) -> Sighting {
+    let mut c = [0i8; Embedding::DIM];
+    for (i, x) in c.iter_mut().enumerate() {
+        *x = ((i * 37 % 200) as i32 - 100) as i8;
+    }
+    Sighting {
+        class: VehicleClass::Suv,
+        color: VehicleColor::White,
+        embedding: Some(Embedding::from_components(c)),
+        ..sighting(camera, t, None)
+    }
+}
+
+fn seed(city: &platform::Platform) {
+    let t = t0();
+    city.store()
+        .record(
+            "edge-1",
+            vec![
+                sighting("cam-a", t, Some("晋M12345")),
+                sighting("cam-a", t + MIN, Some("晋M99999")),
+                white_suv("cam-a", t + 2 * MIN),
+                sighting("cam-b", t + 10 * MIN, Some("晋M12345")),
+                sighting("cam-c", t + 30 * MIN, Some("晋M12345")),
+                white_suv("cam-c", t + 31 * MIN),
+            ],
+        )
+        .unwrap();
+    let cam = |name: &str, state, since_ms| CameraHealth {
+        camera: name.into(),
+        state,
+        since_ms,
+        reason: if state == CameraState::Online {
+            String::new()
+        } else {
+            "connection refused".into()
+        },
+        ..Default::default()
+    };
+    // All online for a day, then cam-c goes offline 40 minutes after t0.
+    for (at_ms, c_state, c_since) in [
+        (t - 86_400_000, CameraState::Online, t - 86_400_000),
+        (t + 45 * MIN, CameraState::Offline, t + 40 * MIN),
+    ] {
+        city.store()
+            .record_health(&HealthReport {
+                node: "edge-1".into(),
+                county: "盐湖区".into(),
+                at_ms,
+                cameras: vec![
+                    cam("cam-a", CameraState::Online, t - 86_400_000),
+                    cam("cam-b", CameraState::Online, t - 86_400_000),
+                    cam("cam-c", c_state, c_since),
+                ],
+            })
+            .unwrap();
+    }
+}
+
+/// A minimal HTTP/1.0 POST of a JSON body over TLS: the whole response.
+async fn https_post(
+    ca: &std::path::Path,
+    base: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.strip_prefix("https://").unwrap();
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut tls = uplink::tls::https_connector(ca)
+        .unwrap()
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let body = body.to_string();
+    let request = format!(
+        "POST {path} HTTP/1.0\r\nHost: {addr}\r\nAuthorization: Bearer {INVESTIGATOR}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    tls.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tls.read_to_end(&mut out).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn ask<T>(message: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(message);
+    r.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {INVESTIGATOR}").parse().unwrap(),
+    );
+    r
+}
+
+fn window(from_ms: i64, to_ms: i64, cameras: &[&str]) -> v1::Filter {
+    v1::Filter {
+        from_ms,
+        to_ms,
+        cameras: cameras.iter().map(|c| (*c).to_owned()).collect(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn find_trajectory_and_co_occurrence_over_grpc_with_coverage_and_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let city = city(dir.path()).await;
+    seed(&city);
+    let ca = dir.path().join("pki/ca.pem");
+    let tls = uplink::tls::client_ca_only(&ca).unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(city.url())
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut search = v1::search_client::SearchClient::new(channel);
+    let t = t0();
+
+    // Find: a region by name, a fuzzy pattern; the coverage lists the region's cameras.
+    let found = search
+        .find(ask(v1::FindRequest {
+            filter: Some(v1::Filter {
+                regions: vec!["old-town".into()],
+                plate: "晋M*".into(),
+                fuzzy: true,
+                ..window(t - 60 * MIN, t + 60 * MIN, &[])
+            }),
+            limit: 1,
+            cursor: String::new(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        found.total, 3,
+        "two of 晋M12345 and one of 晋M99999 in old-town"
+    );
+    assert_eq!(found.sightings.len(), 1);
+    assert!(!found.next_cursor.is_empty());
+    let cov = found.coverage.unwrap();
+    assert_eq!(cov.cameras, ["cam-a", "cam-b"]);
+    assert!(!cov.all_cameras);
+    assert!(cov.gaps.is_empty(), "{:?}", cov.gaps);
+
+    // A bad filter is refused with the reason.
+    let unknown = search
+        .find(ask(v1::FindRequest {
+            filter: Some(v1::Filter {
+                regions: vec!["harbour".into()],
+                ..window(t, t + MIN, &[])
+            }),
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::InvalidArgument);
+    assert!(
+        unknown.message().contains("harbour"),
+        "{}",
+        unknown.message()
+    );
+
+    // Trajectory of a plate: three stops, oldest first, with counties; cam-c went offline.
+    let route = search
+        .trajectory(ask(v1::TrajectoryRequest {
+            subject: Some(v1::Subject {
+                subject: Some(v1::subject::Subject::Plate("晋M12345".into())),
+            }),
+            from_ms: t - 60 * MIN,
+            to_ms: t + 60 * MIN,
+            min_cosine: 0.0,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let cams: Vec<String> = route
+        .stops
+        .iter()
+        .map(|s| s.sighting.as_ref().unwrap().camera.clone())
+        .collect();
+    assert_eq!(cams, ["cam-a", "cam-b", "cam-c"]);
+    assert_eq!(route.stops[2].county, "临猗县");
+    assert_eq!(route.stops[0].lat, Some(35.1));
+    let gaps = route.coverage.unwrap().gaps;
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert_eq!(gaps[0].camera, "cam-c");
+    assert_eq!(gaps[0].state, "offline");
+    assert_eq!(
+        (gaps[0].from_ms, gaps[0].to_ms),
+        (t + 40 * MIN, t + 60 * MIN)
+    );
+
+    // Co-occurrence: the plate and the plateless white SUV were at both scenes.
+    let together = search
+        .co_occurrence(ask(v1::CoOccurrenceRequest {
+            windows: vec![
+                window(t - 5 * MIN, t + 5 * MIN, &["cam-a"]),
+                window(t + 25 * MIN, t + 35 * MIN, &["cam-c"]),
+            ],
+            min_windows: 2,
+            min_cosine: 0.0,
+            limit: 0,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let plates: Vec<&str> = together.vehicles.iter().map(|v| v.plate.as_str()).collect();
+    assert_eq!(together.vehicles.len(), 2, "{plates:?}");
+    assert!(plates.contains(&"晋M12345"), "{plates:?}");
+    let suv = together
+        .vehicles
+        .iter()
+        .find(|v| v.plate.is_empty())
+        .unwrap();
+    assert_eq!(suv.class, VehicleClass::Suv.code());
+    assert_eq!(suv.windows, [0, 1]);
+    assert!(suv.similarity.unwrap() > 0.99);
+    let cov = together.coverage.unwrap();
+    assert_eq!(cov.cameras, ["cam-a", "cam-c"]);
+    assert!(
+        cov.gaps.is_empty(),
+        "cam-c went offline after the second window"
+    );
+
+    // Every answered call left an audit row under the token's name.
+    let rows = city.store().audit(0, i64::MAX, 100).unwrap();
+    let kinds: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
+    assert_eq!(kinds, ["co-occurrence", "trajectory", "find"], "{rows:?}");
+    assert!(rows.iter().all(|r| r.caller == "ivy"));
+    assert_eq!(rows[2].results, 3);
+    assert!(
+        rows[2].query_json.contains("old-town"),
+        "{}",
+        rows[2].query_json
+    );
+    assert_eq!(rows[1].results, 3);
+
+    // Over HTTP: the audit log is for admins only.
+    let http = city.http_url();
+    let denied = uplink::tls::https_get(&ca, &http, "/api/v1/audit", Some(INVESTIGATOR))
+        .await
+        .unwrap();
+    assert!(denied.lines().next().unwrap().contains(" 403 "), "{denied}");
+    let log = uplink::tls::https_get(&ca, &http, "/api/v1/audit?limit=1", Some(ADMIN))
+        .await
+        .unwrap();
+    assert!(log.lines().next().unwrap().contains(" 200 "), "{log}");
+    assert!(log.contains("\"kind\":\"co-occurrence\""), "{log}");
+    assert!(!log.contains("\"kind\":\"find\""), "{log}");
+
+    // The same operations over HTTP JSON, by names; each audited too.
+    let found = https_post(
+        &ca,
+        &http,
+        "/api/v1/find",
+        &serde_json::json!({ "filter": {
+            "from": t - 60 * MIN, "to": t + 60 * MIN, "regions": ["old-town"],
+            "plate": "晋M*", "fuzzy": true }, "limit": 1 }),
+    )
+    .await;
+    assert!(found.lines().next().unwrap().contains(" 200 "), "{found}");
+    assert!(
+        found.contains("\"total\":3") && found.contains("\"coverage\""),
+        "{found}"
+    );
+    let route = https_post(
+        &ca,
+        &http,
+        "/api/v1/trajectory",
+        &serde_json::json!({ "plate": "晋M12345", "from": t - 60 * MIN, "to": t + 60 * MIN }),
+    )
+    .await;
+    assert!(route.lines().next().unwrap().contains(" 200 "), "{route}");
+    assert!(
+        route.contains("临猗县") && route.contains("\"offline\""),
+        "{route}"
+    );
+    let together = https_post(
+        &ca,
+        &http,
+        "/api/v1/co-occurrence",
+        &serde_json::json!({ "windows": [
+            { "from": t - 5 * MIN, "to": t + 5 * MIN, "cameras": ["cam-a"] },
+            { "from": t + 25 * MIN, "to": t + 35 * MIN, "cameras": ["cam-c"] },
+        ] }),
+    )
+    .await;
+    assert!(
+        together.contains("晋M12345") && together.contains("\"suv\""),
+        "{together}"
+    );
+    let bad = https_post(
+        &ca,
+        &http,
+        "/api/v1/find",
+        &serde_json::json!({ "filter": { "from": t, "to": t + MIN, "classes": ["tank"] } }),
+    )
+    .await;
+    assert!(bad.lines().next().unwrap().contains(" 400 "), "{bad}");
+    assert!(bad.contains("classes"), "{bad}");
+    let rows = city.store().audit(0, i64::MAX, 100).unwrap();
+    assert_eq!(rows.len(), 6, "{rows:?}");
+    city.shutdown().await;
+}

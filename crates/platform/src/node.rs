@@ -123,7 +123,8 @@ impl Platform {
             })?;
         }
         let search = SearchService::new(cfg.node.clone(), store.clone())
-            .with_regions(cfg.region.iter().map(|r| r.region()));
+            .with_regions(cfg.region.iter().map(|r| r.region()))
+            .with_live(receiver.clone(), shutdown_rx.clone());
         let investigator = search.investigator();
         let health = HealthService::new(store.clone(), cfg.health_stale_after_s as i64 * 1000);
         let mut tasks = Vec::new();

@@ -21,6 +21,9 @@ pub struct SearchService {
     node: String,
     store: Arc<Store>,
     investigator: Investigator,
+    /// Sightings as they are committed here, for watches, and the node's shutdown signal
+    /// (which ends every watch stream, so a graceful stop does not wait on watchers).
+    live: Option<(uplink::Receiver, tokio::sync::watch::Receiver<bool>)>,
 }
 
 /// The caller's token name, set by the auth interceptor.
@@ -48,7 +51,18 @@ impl SearchService {
                 regions: Arc::new(Regions::default()),
             },
             store,
+            live: None,
         }
+    }
+
+    /// Serve watches (`Watch`) over the sightings `receiver` commits, until `shutdown`.
+    pub fn with_live(
+        mut self,
+        receiver: uplink::Receiver,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
+        self.live = Some((receiver, shutdown));
+        self
     }
 
     /// Named regions investigators may use in filters.
@@ -110,6 +124,92 @@ use crate::investigate::store_status;
 
 #[tonic::async_trait]
 impl Search for SearchService {
+    type WatchStream =
+        std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<v1::Alert, Status>> + Send>>;
+
+    async fn watch(
+        &self,
+        request: Request<v1::WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let caller = caller(&request);
+        let rules = request.into_inner().rules;
+        if rules.is_empty() || rules.len() > 100 {
+            return Err(Status::invalid_argument(format!(
+                "rules: 1 to 100 standing questions, got {}",
+                rules.len()
+            )));
+        }
+        let live = self
+            .live
+            .as_ref()
+            .ok_or_else(|| Status::unavailable("this node takes no sightings to watch"))?;
+        let mut resolved = Vec::with_capacity(rules.len());
+        let mut specs = Vec::with_capacity(rules.len());
+        for (i, rule) in rules.into_iter().enumerate() {
+            let name = if rule.name.is_empty() {
+                format!("rule {}", i + 1)
+            } else {
+                rule.name
+            };
+            // A watch has no time range: any valid one satisfies the filter's checks.
+            let mut wire = rule.filter.unwrap_or_default();
+            (wire.from_ms, wire.to_ms) = (0, 1);
+            let (spec, filter) = self.filter(Some(wire))?;
+            specs.push(serde_json::json!({ "name": name, "filter": spec }));
+            resolved.push((name, filter));
+        }
+        let watches = self
+            .investigator
+            .run(
+                &caller,
+                "watch",
+                serde_json::json!({ "rules": specs }),
+                move |s| {
+                    resolved
+                        .into_iter()
+                        .map(|(name, filter)| s.watch(name, filter))
+                        .collect::<Result<Vec<_>, _>>()
+                },
+                |w| w.len() as u64,
+            )
+            .await?;
+        let mut fresh = live.0.subscribe();
+        let mut stop = live.1.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        let node = self.node.clone();
+        tokio::spawn(async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                let s = tokio::select! {
+                    r = fresh.recv() => r,
+                    _ = tx.closed() => return,
+                    _ = stop.wait_for(|s| *s) => return,
+                };
+                let s = match s {
+                    Ok(s) => s,
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::warn!(%node, %caller, skipped = n, "a watch fell behind: sightings not checked (they are stored)");
+                        continue;
+                    }
+                    Err(RecvError::Closed) => return,
+                };
+                for w in watches.iter().filter(|w| w.matches(&s)) {
+                    let alert = v1::Alert {
+                        rule: w.name.clone(),
+                        sighting: Some(v1::Sighting::from(&s)),
+                        alerted_ms: base::now_ms(),
+                    };
+                    if tx.send(Ok(alert)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+
     async fn search(
         &self,
         request: Request<v1::SearchRequest>,

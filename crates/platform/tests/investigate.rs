@@ -402,3 +402,115 @@ async fn find_trajectory_and_co_occurrence_over_grpc_with_coverage_and_audit() {
     assert_eq!(rows.len(), 6, "{rows:?}");
     city.shutdown().await;
 }
+
+/// A standing question (布控): sightings that reach the platform through the real uplink from
+/// now on are streamed to the watcher as they are committed, each under the rule it matched;
+/// others are not, and the watch itself is audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watches_alert_on_matching_sightings_as_they_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let city = city(dir.path()).await;
+    let pki = dir.path().join("pki");
+    let channel = tonic::transport::Endpoint::from_shared(city.url())
+        .unwrap()
+        .tls_config(uplink::tls::client_ca_only(&pki.join("ca.pem")).unwrap())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut search = v1::search_client::SearchClient::new(channel);
+    let rule = |name: &str, filter: v1::Filter| v1::WatchRule {
+        name: name.into(),
+        filter: Some(filter),
+    };
+    let mut alerts = search
+        .watch(ask(v1::WatchRequest {
+            rules: vec![
+                rule(
+                    "plate 晋M*23*",
+                    v1::Filter {
+                        plate: "晋M*23*".into(),
+                        ..Default::default()
+                    },
+                ),
+                rule(
+                    "covered white SUV in the old town",
+                    v1::Filter {
+                        regions: vec!["old-town".into()],
+                        classes: vec![VehicleClass::Suv.code()],
+                        colors: vec![VehicleColor::White.code()],
+                        plate_states: vec![PlateState::Covered.code()],
+                        ..Default::default()
+                    },
+                ),
+            ],
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let bad = search
+        .watch(ask(v1::WatchRequest { rules: vec![] }))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+
+    // An edge pushes four sightings through the uplink, over TLS with its own certificate.
+    uplink::tls::dev_ca::issue(&pki, "edge-9", &["127.0.0.1".into()]).unwrap();
+    let edge = std::sync::Arc::new(store::Store::open_in_memory().unwrap());
+    let t = base::now_ms() - MIN;
+    edge.record(
+        "edge-9",
+        vec![
+            sighting("cam-a", t, Some("晋M99999")),
+            sighting("cam-b", t + 1, Some("晋MA2345")),
+            white_suv("cam-c", t + 2), // a covered white SUV, but outside the old town
+            white_suv("cam-a", t + 3),
+        ],
+    )
+    .unwrap();
+    let mut up = uplink::ForwarderConfig::new("edge-9", city.url());
+    up.tls = Some(uplink::TlsConfig::in_dir(&pki, "edge-9").client().unwrap());
+    let fwd = uplink::Forwarder::new(up, edge, std::sync::Arc::new(tokio::sync::Notify::new()));
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(fwd.run(shutdown));
+
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(20), alerts.message())
+            .await
+            .expect("alerts within 20 s")
+            .unwrap()
+            .unwrap();
+        let s: Sighting = next.sighting.unwrap().try_into().unwrap();
+        got.push((next.rule, s.camera, s.plate.text));
+    }
+    assert_eq!(
+        got,
+        [
+            (
+                "plate 晋M*23*".to_string(),
+                "cam-b".to_string(),
+                Some("晋MA2345".to_string())
+            ),
+            (
+                "covered white SUV in the old town".into(),
+                "cam-a".into(),
+                None
+            ),
+        ]
+    );
+    // Nothing else matched.
+    let more = tokio::time::timeout(std::time::Duration::from_millis(500), alerts.message()).await;
+    assert!(more.is_err(), "no further alert: {more:?}");
+    stop.send(true).unwrap();
+    // The platform stops even with a watcher still connected: its stream ends.
+    task.await.unwrap();
+    let audit = city.store().audit(0, i64::MAX, 10).unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.kind == "watch" && a.caller == "ivy" && a.results == 2),
+        "{audit:?}"
+    );
+    city.shutdown().await;
+}

@@ -30,8 +30,8 @@ pub use health::CameraRow;
 pub use investigate::{
     distance_km, normalize as normalize_plate, Answer, CameraGeo, CloneEvidence, ClonedPlate,
     ClonedPlates, CoOccurrence, Companion, Companions, Coverage, Entry, Filter, Gap, PlatePattern,
-    Probe, Region, Similar, Stop, Subject, Vehicle, DEFAULT_MIN_COSINE, MAX_RANGE_MS, MAX_STOPS,
-    MAX_WINDOW_SIGHTINGS,
+    Probe, Region, Similar, Stop, Subject, Vehicle, Watch, DEFAULT_MIN_COSINE, MAX_RANGE_MS,
+    MAX_STOPS, MAX_WINDOW_SIGHTINGS,
 };
 pub use item::Item;
 pub use query::{Cursor, Page, Query};

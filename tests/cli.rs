@@ -354,3 +354,73 @@ fn analyze_finds_vehicles_in_a_recording() {
     assert_eq!(code, 1);
     assert!(one_line_error(&err).contains("/no/such/video.mp4"), "{err}");
 }
+
+/// `xueliang search watch`: a standing question prints the matching sighting when it reaches
+/// the platform through the real uplink, and nothing for the others.
+#[test]
+fn search_watch_prints_alerts_as_sightings_arrive() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let city = rt.block_on(common::platform("city", dir.path(), None));
+    let url = city.url();
+    let mut watcher = Command::new(env!("CARGO_BIN_EXE_xueliang"))
+        .args([
+            "search", "watch", "--plate", "晋M*23*", "--name", "suspect", "--count", "1",
+        ])
+        .args(["--json", "--server", &url])
+        .args(common::cli_auth(dir.path()))
+        .env("RUST_LOG", "off")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it is watching, so the sightings below are not sent before.
+    let mut stderr = BufReader::new(watcher.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.contains("watching"), "{line}");
+
+    let edge = std::sync::Arc::new(store::Store::open_in_memory().unwrap());
+    let t = base::now_ms() - 60_000;
+    let car = |plate: &str, dt: i64| base::Sighting {
+        camera: "gate-east".into(),
+        device_id: "gate-east".into(),
+        pass_time_ms: t + dt,
+        first_seen_ms: t + dt,
+        last_seen_ms: t + dt,
+        class: base::VehicleClass::Car,
+        plate: base::PlateRead {
+            state: base::PlateState::Read,
+            text: Some(plate.into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    edge.record("edge-9", vec![car("晋MB4545", 0), car("晋MA2345", 1)])
+        .unwrap();
+    let mut up = uplink::ForwarderConfig::new("edge-9", url.clone());
+    up.tls = Some(common::tls(dir.path(), "edge-9").client().unwrap());
+    let fwd = uplink::Forwarder::new(up, edge, std::sync::Arc::new(tokio::sync::Notify::new()));
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let task = rt.spawn(fwd.run(shutdown));
+
+    // Bounded: a watch that never alerts fails the test instead of hanging it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while watcher.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            watcher.kill().unwrap();
+            panic!("no alert within 30 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = watcher.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let alert: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert_eq!(alert["rule"], "suspect");
+    assert_eq!(alert["sighting"]["plate"]["text"], "晋MA2345");
+    stop.send(true).unwrap();
+    rt.block_on(task).unwrap();
+    rt.block_on(city.shutdown());
+}

@@ -236,9 +236,10 @@ pub fn crop_i420_rgb(frame: &Frame, bbox: &BBox, size: usize, out: &mut [u8]) ->
     rect
 }
 
-/// BT.601 limited range to 8-bit sRGB, rounded and clamped.
+/// BT.601 limited range to RGB in `f32`, not clamped: the one YUV→RGB of the crate's crop
+/// paths (the classifier's crops here, the plate reader's crops and warps in `plate`).
 #[inline]
-fn yuv_to_rgb(y: f32, u: f32, v: f32) -> [u8; 3] {
+pub(crate) fn yuv_to_rgb_f32(y: f32, u: f32, v: f32) -> [f32; 3] {
     let c = (y - 16.0) * 1.164_383;
     let (d, e) = (u - 128.0, v - 128.0);
     [
@@ -246,9 +247,14 @@ fn yuv_to_rgb(y: f32, u: f32, v: f32) -> [u8; 3] {
         c - 0.391_762 * d - 0.812_968 * e,
         c + 2.017_232 * d,
     ]
+}
+
+/// BT.601 limited range to 8-bit sRGB, rounded and clamped.
+#[inline]
+pub(crate) fn yuv_to_rgb(y: f32, u: f32, v: f32) -> [u8; 3] {
     // Clamped first, so +0.5 and truncation round half up (`f32::round` is a libm call on
     // baseline x86-64, a third of the crop's time).
-    .map(|x| (x.clamp(0.0, 255.0) + 0.5) as u8)
+    yuv_to_rgb_f32(y, u, v).map(|x| (x.clamp(0.0, 255.0) + 0.5) as u8)
 }
 
 #[cfg(test)]

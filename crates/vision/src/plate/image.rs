@@ -115,12 +115,11 @@ impl Image {
                 vp.offset + (y / 2) * vp.stride,
             );
             for x in rect.x0..rect.x1 {
-                let rgb = yuv_to_rgb(
+                data.extend_from_slice(&crate::crop::yuv_to_rgb(
                     f32::from(d[yrow + x]),
                     f32::from(d[urow + x / 2]),
                     f32::from(d[vrow + x / 2]),
-                );
-                data.extend_from_slice(&rgb.map(round_u8));
+                ));
             }
         }
         Image {
@@ -164,18 +163,6 @@ fn to_rgb(w: usize, h: usize, pixels: &[u8], channels: usize) -> Result<Image, S
         height: h,
         data,
     })
-}
-
-/// BT.601 limited range to RGB in `f32` (not clamped).
-#[inline]
-fn yuv_to_rgb(y: f32, u: f32, v: f32) -> [f32; 3] {
-    let c = (y - 16.0) * 1.164_383;
-    let (d, e) = (u - 128.0, v - 128.0);
-    [
-        c + 1.596_027 * e,
-        c - 0.391_762 * d - 0.812_968 * e,
-        c + 2.017_232 * d,
-    ]
 }
 
 /// Clamps to 0..=255 and rounds half up.
@@ -251,7 +238,7 @@ impl PixelSource for I420Source<'_> {
         let (w, h) = self.size();
         let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
         let (cx, cy) = ((x + 0.5) / 2.0 - 0.5, (y + 0.5) / 2.0 - 0.5);
-        yuv_to_rgb(
+        crate::crop::yuv_to_rgb_f32(
             self.plane(0, x, y, w, h),
             self.plane(1, cx, cy, cw, ch),
             self.plane(2, cx, cy, cw, ch),

@@ -424,3 +424,86 @@ fn search_watch_prints_alerts_as_sightings_arrive() {
     rt.block_on(task).unwrap();
     rt.block_on(city.shutdown());
 }
+
+/// `xueliang search watchlist` and `alerts`: a watchlist kept at the platform alerts on a
+/// matching sighting committed while nobody listens; `alerts` prints it with its id and where
+/// to resume, `--after` resumes, `watchlist list` counts it, `rm` removes it, and bad names
+/// are one-line errors.
+#[test]
+fn search_watchlists_keep_alerts_for_later_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let city = rt.block_on(common::platform("city", dir.path(), None));
+    let url = city.url();
+    let auth = common::cli_auth(dir.path());
+    let with_auth = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--server", &url]);
+        all.extend(auth.iter().map(String::as_str));
+        xueliang(&all)
+    };
+    let (code, out, err) = with_auth(&[
+        "search",
+        "watchlist",
+        "add",
+        "stolen 23",
+        "--plate",
+        "晋M*23*",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"stolen 23\""), "{out}");
+    let (code, _, err) = with_auth(&["search", "watchlist", "add", "stolen 23"]);
+    assert_eq!(code, 1);
+    assert!(one_line_error(&err).contains("exists already"), "{err}");
+
+    let t = base::now_ms() - 60_000;
+    let car = |plate: &str, dt: i64| base::Sighting {
+        camera: "gate-east".into(),
+        device_id: "gate-east".into(),
+        pass_time_ms: t + dt,
+        first_seen_ms: t + dt,
+        last_seen_ms: t + dt,
+        class: base::VehicleClass::Car,
+        plate: base::PlateRead {
+            state: base::PlateState::Read,
+            text: Some(plate.into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    city.store()
+        .record("edge-9", vec![car("晋MB4545", 0), car("晋MA2345", 1)])
+        .unwrap();
+
+    let (code, out, err) = with_auth(&["search", "alerts"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(
+        lines[0].starts_with("#1 ") && lines[0].contains("晋MA2345"),
+        "{out}"
+    );
+    assert!(lines[0].contains("stolen 23"), "{out}");
+    assert!(err.contains("next: --after 1"), "{err}");
+    let (code, out, _) = with_auth(&["search", "alerts", "--after", "1", "--json"]);
+    assert_eq!((code, out.as_str()), (0, ""));
+
+    let (code, out, err) = with_auth(&["search", "watchlist", "list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("stolen 23") && out.contains("plate 晋M*23*") && out.contains("1 watchlists"),
+        "{out}"
+    );
+    let (code, _, err) = with_auth(&["search", "alerts", "--watchlist", "stolen 32"]);
+    assert_eq!(code, 1);
+    assert!(
+        one_line_error(&err).contains("no watchlist named \"stolen 32\""),
+        "{err}"
+    );
+    let (code, _, err) = with_auth(&["search", "watchlist", "rm", "stolen 23"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = with_auth(&["search", "watchlist", "rm", "stolen 23"]);
+    assert_eq!(code, 1);
+    assert!(one_line_error(&err).contains("no watchlist named"), "{err}");
+    rt.block_on(city.shutdown());
+}

@@ -35,6 +35,7 @@ pub(crate) fn router(state: HttpState) -> Router {
         .route("/api/v1/rejected", get(rejected))
         .route("/healthz", get(|| async { "ok\n" }))
         .merge(crate::http_search::routes())
+        .merge(crate::http_watch::routes())
         .with_state(state)
 }
 

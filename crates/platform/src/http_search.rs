@@ -24,7 +24,7 @@ pub(crate) fn routes() -> Router<HttpState> {
         .route("/api/v1/audit", get(audit))
 }
 
-fn status(s: Status) -> Response {
+pub(crate) fn status(s: Status) -> Response {
     match s.code() {
         tonic::Code::InvalidArgument => {
             (StatusCode::BAD_REQUEST, format!("{}\n", s.message())).into_response()
@@ -34,7 +34,7 @@ fn status(s: Status) -> Response {
 }
 
 /// The investigator and the caller's name, or the refusal.
-fn admit(s: &HttpState, headers: &HeaderMap) -> Result<(Investigator, String), Denied> {
+pub(crate) fn admit(s: &HttpState, headers: &HeaderMap) -> Result<(Investigator, String), Denied> {
     let caller = authorize(s, headers, Role::Investigator)?;
     Ok((s.investigator.clone(), caller.name))
 }

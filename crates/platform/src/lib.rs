@@ -11,10 +11,12 @@ mod error;
 mod health;
 mod http;
 mod http_search;
+mod http_watch;
 mod https;
 pub mod investigate;
 mod node;
 mod search;
+pub mod watchlists;
 mod wire;
 
 pub use config::{CameraConfig, PlatformConfig, RegionConfig};

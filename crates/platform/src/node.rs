@@ -126,6 +126,17 @@ impl Platform {
             .with_regions(cfg.region.iter().map(|r| r.region()))
             .with_live(receiver.clone(), shutdown_rx.clone());
         let investigator = search.investigator();
+        // Before the uplink listens, so no sighting is committed unchecked.
+        let armed =
+            crate::watchlists::arm_stored(&store, &investigator.regions).map_err(|source| {
+                Error::Store {
+                    node: cfg.node.clone(),
+                    source: Box::new(source),
+                }
+            })?;
+        if armed > 0 {
+            tracing::info!(node = %cfg.node, armed, "watchlists armed");
+        }
         let health = HealthService::new(store.clone(), cfg.health_stale_after_s as i64 * 1000);
         let mut tasks = Vec::new();
         let mut stop = shutdown_rx.clone();

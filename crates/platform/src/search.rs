@@ -1,7 +1,9 @@
 //! The `Search` gRPC service over a store: the v1 search (time range, camera, class, paged
 //! newest first), node statistics, and the investigators' operations (find, trajectory,
 //! co-occurrence, companions, first entry, cloned plates, similar vehicles), each answered
-//! with its coverage. Every search call writes an audit row with the caller's token name
+//! with its coverage; standing questions: connection-long watches (`Watch`) and the stored
+//! watchlists with their alerts (`AddWatchlist`, `RemoveWatchlist`, `ListWatchlists`,
+//! `Alerts`, see [`crate::watchlists`]). Every search call writes an audit row with the caller's token name
 //! ([`crate::investigate::Investigator`]); the interceptor in front admits investigators only.
 
 use std::sync::Arc;
@@ -13,7 +15,7 @@ use tonic::{Request, Response, Status};
 use crate::investigate::{
     key_from_wire, subject_from_wire, subject_json, FilterSpec, Investigator, Regions,
 };
-use crate::wire;
+use crate::{watchlists, wire};
 
 /// `Search` service.
 #[derive(Clone)]
@@ -122,10 +124,154 @@ fn to_query(r: v1::SearchRequest) -> Result<Query, Status> {
 
 use crate::investigate::store_status;
 
+/// A server stream of alerts.
+pub type AlertStream =
+    std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<v1::Alert, Status>> + Send>>;
+
+/// Sends `page` and the stored alerts after it; with `wake`, then waits for new ones until the
+/// caller hangs up or the node stops.
+async fn follow_alerts(
+    store: Arc<Store>,
+    lists: Vec<String>,
+    mut after: u64,
+    mut page: Vec<store::Alert>,
+    mut wake: Option<(
+        tokio::sync::broadcast::Receiver<base::Sighting>,
+        tokio::sync::watch::Receiver<bool>,
+    )>,
+    tx: tokio::sync::mpsc::Sender<Result<v1::Alert, Status>>,
+) {
+    use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+    loop {
+        let full = page.len() >= store::MAX_ALERTS_PAGE;
+        for a in &page {
+            after = a.id;
+            if tx.send(Ok(watchlists::alert_to_wire(a))).await.is_err() {
+                return;
+            }
+        }
+        if !full {
+            let Some((fresh, stop)) = wake.as_mut() else {
+                return;
+            };
+            tokio::select! {
+                r = fresh.recv() => if matches!(r, Err(RecvError::Closed)) { return },
+                _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+                _ = tx.closed() => return,
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            // One read for a burst of sightings.
+            while !matches!(
+                fresh.try_recv(),
+                Err(TryRecvError::Empty | TryRecvError::Closed)
+            ) {}
+        }
+        let (st, l) = (store.clone(), lists.clone());
+        page =
+            match tokio::task::spawn_blocking(move || st.alerts(after, &l, store::MAX_ALERTS_PAGE))
+                .await
+            {
+                Ok(Ok(p)) => p,
+                Ok(Err(e)) => {
+                    let _ = tx.send(Err(store_status(e))).await;
+                    return;
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(Status::internal(e.to_string()))).await;
+                    return;
+                }
+            };
+    }
+}
+
 #[tonic::async_trait]
 impl Search for SearchService {
-    type WatchStream =
-        std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<v1::Alert, Status>> + Send>>;
+    type WatchStream = AlertStream;
+    type AlertsStream = AlertStream;
+
+    async fn add_watchlist(
+        &self,
+        request: Request<v1::AddWatchlistRequest>,
+    ) -> Result<Response<v1::Watchlist>, Status> {
+        let caller = caller(&request);
+        let r = request.into_inner();
+        let mut wire = r.filter.unwrap_or_default();
+        (wire.from_ms, wire.to_ms) = (0, 1);
+        let spec = FilterSpec::from_wire(wire)?;
+        let w = self
+            .investigator
+            .add_watchlist(&caller, r.name, spec)
+            .await?;
+        Ok(Response::new(watchlists::to_wire(&w)))
+    }
+
+    async fn remove_watchlist(
+        &self,
+        request: Request<v1::RemoveWatchlistRequest>,
+    ) -> Result<Response<v1::RemoveWatchlistResponse>, Status> {
+        let caller = caller(&request);
+        let name = request.into_inner().name;
+        let removed = self.investigator.remove_watchlist(&caller, name).await?;
+        Ok(Response::new(v1::RemoveWatchlistResponse { removed }))
+    }
+
+    async fn list_watchlists(
+        &self,
+        request: Request<v1::ListWatchlistsRequest>,
+    ) -> Result<Response<v1::ListWatchlistsResponse>, Status> {
+        let caller = caller(&request);
+        let lists = self.investigator.list_watchlists(&caller).await?;
+        Ok(Response::new(v1::ListWatchlistsResponse {
+            watchlists: lists.iter().map(watchlists::to_wire).collect(),
+        }))
+    }
+
+    async fn alerts(
+        &self,
+        request: Request<v1::AlertsRequest>,
+    ) -> Result<Response<Self::AlertsStream>, Status> {
+        let caller = caller(&request);
+        let r = request.into_inner();
+        self.investigator.known_watchlists(&r.watchlists).await?;
+        // Woken by every sighting committed here (an alert is raised in the same commit), with
+        // a slow tick as a backstop; a follower needs the node's live feed.
+        let wake = match (&self.live, r.follow) {
+            (Some((rx, stop)), true) => Some((rx.subscribe(), stop.clone())),
+            (None, true) => {
+                return Err(Status::unavailable(
+                    "this node takes no sightings to follow",
+                ))
+            }
+            (_, false) => None,
+        };
+        let json = serde_json::json!({
+            "watchlists": r.watchlists, "after_id": r.after_id, "follow": r.follow,
+        });
+        let lists = r.watchlists.clone();
+        let first = self
+            .investigator
+            .run(
+                &caller,
+                "alerts",
+                json,
+                move |s| s.alerts(r.after_id, &lists, store::MAX_ALERTS_PAGE),
+                |a| a.len() as u64,
+            )
+            .await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        let store = self.store.clone();
+        tokio::spawn(follow_alerts(
+            store,
+            r.watchlists,
+            r.after_id,
+            first,
+            wake,
+            tx,
+        ));
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
 
     async fn watch(
         &self,
@@ -198,6 +344,7 @@ impl Search for SearchService {
                         rule: w.name.clone(),
                         sighting: Some(v1::Sighting::from(&s)),
                         alerted_ms: base::now_ms(),
+                        id: 0,
                     };
                     if tx.send(Ok(alert)).await.is_err() {
                         return;

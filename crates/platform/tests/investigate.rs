@@ -403,6 +403,252 @@ async fn find_trajectory_and_co_occurrence_over_grpc_with_coverage_and_audit() {
     city.shutdown().await;
 }
 
+/// Pushes `sightings` from edge `edge` to `city` through the real uplink over TLS and waits
+/// until the city holds `expect` sightings in all.
+async fn push(
+    city: &platform::Platform,
+    pki: &std::path::Path,
+    edge: &str,
+    sightings: Vec<Sighting>,
+    expect: u64,
+) {
+    uplink::tls::dev_ca::issue(pki, edge, &["127.0.0.1".into()]).unwrap();
+    let store = std::sync::Arc::new(store::Store::open_in_memory().unwrap());
+    store.record(edge, sightings).unwrap();
+    let mut up = uplink::ForwarderConfig::new(edge, city.url());
+    up.tls = Some(uplink::TlsConfig::in_dir(pki, edge).client().unwrap());
+    let fwd = uplink::Forwarder::new(up, store, std::sync::Arc::new(tokio::sync::Notify::new()));
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(fwd.run(shutdown));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while city.store().stats().unwrap().sightings < expect {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "uplink delivered in 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    stop.send(true).unwrap();
+    task.await.unwrap();
+}
+
+async fn search_client(
+    city: &platform::Platform,
+    pki: &std::path::Path,
+) -> v1::search_client::SearchClient<tonic::transport::Channel> {
+    let channel = tonic::transport::Endpoint::from_shared(city.url())
+        .unwrap()
+        .tls_config(uplink::tls::client_ca_only(&pki.join("ca.pem")).unwrap())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    v1::search_client::SearchClient::new(channel)
+}
+
+/// Watchlists (布控 the platform keeps): added over gRPC and HTTP, they raise alerts while no
+/// one listens; a reader gets them from an alert id on; they survive a platform restart and
+/// keep alerting; a follower hears a new alert as it is committed; removal stops them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watchlists_keep_alerting_with_no_one_listening_and_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    let ca = pki.join("ca.pem");
+    let city1 = city(dir.path()).await;
+    let mut search = search_client(&city1, &pki).await;
+    let added = search
+        .add_watchlist(ask(v1::AddWatchlistRequest {
+            name: "plate 晋M*23*".into(),
+            filter: Some(v1::Filter {
+                plate: "晋M*23*".into(),
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(added.armed && added.owner == "ivy", "{added:?}");
+    let http = https_post(
+        &ca,
+        &city1.http_url(),
+        "/api/v1/watchlists",
+        &serde_json::json!({ "name": "covered white SUV, old town", "filter": {
+            "regions": ["old-town"], "classes": ["suv"], "colors": ["white"],
+            "plate_states": ["covered"] } }),
+    )
+    .await;
+    assert!(http.starts_with("HTTP/1.0 201"), "{http}");
+    assert!(
+        !http.contains("\"from\""),
+        "a watchlist has no time range: {http}"
+    );
+    for (name, filter, why) in [
+        ("plate 晋M*23*", v1::Filter::default(), "exists already"),
+        (
+            "harbour",
+            v1::Filter {
+                regions: vec!["harbour".into()],
+                ..Default::default()
+            },
+            "unknown region",
+        ),
+    ] {
+        let e = search
+            .add_watchlist(ask(v1::AddWatchlistRequest {
+                name: name.into(),
+                filter: Some(filter),
+            }))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument);
+        assert!(e.message().contains(why), "{}", e.message());
+    }
+
+    // No one listens while an edge pushes four sightings; two match.
+    let t = base::now_ms() - MIN;
+    push(
+        &city1,
+        &pki,
+        "edge-9",
+        vec![
+            sighting("cam-a", t, Some("晋M99999")),
+            sighting("cam-b", t + 1, Some("晋MA2345")),
+            white_suv("cam-c", t + 2), // covered white SUV outside the old town
+            white_suv("cam-a", t + 3),
+        ],
+        4,
+    )
+    .await;
+    let read = |mut s: tonic::Streaming<v1::Alert>| async move {
+        let mut out = Vec::new();
+        while let Some(a) = s.message().await.unwrap() {
+            out.push(a);
+        }
+        out
+    };
+    let stored = |after_id| v1::AlertsRequest {
+        after_id,
+        ..Default::default()
+    };
+    let first = read(search.alerts(ask(stored(0))).await.unwrap().into_inner()).await;
+    let got: Vec<(&str, String)> = first
+        .iter()
+        .map(|a| (a.rule.as_str(), a.sighting.as_ref().unwrap().camera.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("plate 晋M*23*", "cam-b".to_string()),
+            ("covered white SUV, old town", "cam-a".into())
+        ]
+    );
+    assert!(first[0].id > 0 && first[0].id < first[1].id);
+    let last = first[1].id;
+    assert!(
+        read(search.alerts(ask(stored(last))).await.unwrap().into_inner())
+            .await
+            .is_empty()
+    );
+    let typo = search
+        .alerts(ask(v1::AlertsRequest {
+            watchlists: vec!["plate 晋M*32*".into()],
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
+    assert!(
+        typo.message().contains("plate 晋M*23*"),
+        "{}",
+        typo.message()
+    );
+    city1.shutdown().await;
+
+    // Restarted on the same database: both are armed again, with their counts.
+    let city2 = city(dir.path()).await;
+    let mut search = search_client(&city2, &pki).await;
+    let lists = search
+        .list_watchlists(ask(v1::ListWatchlistsRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .watchlists;
+    let summary: Vec<(&str, bool, u64)> = lists
+        .iter()
+        .map(|w| (w.name.as_str(), w.armed, w.alerts))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("plate 晋M*23*", true, 1),
+            ("covered white SUV, old town", true, 1)
+        ]
+    );
+    assert_eq!(lists[1].filter.as_ref().unwrap().regions, ["old-town"]);
+
+    // A follower resuming after the last id it saw hears the next match as it arrives.
+    let mut follow = search
+        .alerts(ask(v1::AlertsRequest {
+            watchlists: vec!["plate 晋M*23*".into()],
+            after_id: last,
+            follow: true,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    push(
+        &city2,
+        &pki,
+        "edge-10",
+        vec![
+            white_suv("cam-b", t + 10), // alerts the other watchlist only
+            sighting("cam-c", t + 11, Some("晋MB1230")),
+        ],
+        6,
+    )
+    .await;
+    let next = tokio::time::timeout(std::time::Duration::from_secs(20), follow.message())
+        .await
+        .expect("the follower hears the alert within 20 s")
+        .unwrap()
+        .unwrap();
+    assert!(next.id > last, "{next:?}");
+    assert_eq!(next.rule, "plate 晋M*23*");
+    assert_eq!(
+        next.sighting.unwrap().plate.unwrap().text,
+        "晋MB1230".to_string()
+    );
+
+    // Over HTTP, the same alerts from the start; then removal.
+    let page = uplink::tls::https_get(
+        &ca,
+        &city2.http_url(),
+        "/api/v1/alerts?after=0",
+        Some(INVESTIGATOR),
+    )
+    .await
+    .unwrap();
+    let body: serde_json::Value =
+        serde_json::from_str(page.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(body["alerts"].as_array().unwrap().len(), 4, "{body}");
+    assert_eq!(body["next_after"], body["alerts"][3]["id"]);
+    let removed = search
+        .remove_watchlist(ask(v1::RemoveWatchlistRequest {
+            name: "plate 晋M*23*".into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(removed.removed);
+    let audit = city2.store().audit(0, i64::MAX, 100).unwrap();
+    for kind in ["watchlist-add", "watchlists", "alerts", "watchlist-remove"] {
+        assert!(
+            audit.iter().any(|a| a.kind == kind && a.caller == "ivy"),
+            "{kind} audited: {audit:?}"
+        );
+    }
+    city2.shutdown().await;
+}
+
 /// A standing question (布控): sightings that reach the platform through the real uplink from
 /// now on are streamed to the watcher as they are committed, each under the rule it matched;
 /// others are not, and the watch itself is audited.

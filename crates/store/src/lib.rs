@@ -28,10 +28,11 @@ pub use crops::{crop_ref, parse_crop_ref, CropLookup, DEFAULT_CROP_CAPACITY_BYTE
 pub use error::Error;
 pub use health::CameraRow;
 pub use investigate::{
-    distance_km, normalize as normalize_plate, Answer, CameraGeo, CloneEvidence, ClonedPlate,
-    ClonedPlates, CoOccurrence, Companion, Companions, Coverage, Entry, Filter, Gap, PlatePattern,
-    Probe, Region, Similar, Stop, Subject, Vehicle, Watch, DEFAULT_MIN_COSINE, MAX_RANGE_MS,
-    MAX_STOPS, MAX_WINDOW_SIGHTINGS,
+    distance_km, normalize as normalize_plate, Alert, Answer, CameraGeo, CloneEvidence,
+    ClonedPlate, ClonedPlates, CoOccurrence, Companion, Companions, Coverage, Entry, Filter, Gap,
+    PlatePattern, Probe, Region, Similar, Stop, Subject, Vehicle, Watch, Watchlist,
+    DEFAULT_MIN_COSINE, MAX_ALERTS_PAGE, MAX_RANGE_MS, MAX_STOPS, MAX_WATCHLISTS,
+    MAX_WATCHLIST_NAME, MAX_WINDOW_SIGHTINGS,
 };
 pub use item::Item;
 pub use query::{Cursor, Page, Query};

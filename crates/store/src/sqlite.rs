@@ -168,6 +168,8 @@ pub struct Store {
     pub(crate) path: String,
     pub(crate) outbox_capacity: u64,
     pub(crate) crop_capacity: u64,
+    /// Watchlists checked against every sighting this store commits.
+    pub(crate) armed: std::sync::RwLock<Vec<crate::investigate::watch::Armed>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -228,11 +230,13 @@ impl Store {
         }
         crate::investigate::schema::migrate(&conn).map_err(|e| sql("migrate search schema", e))?;
         crate::audit::migrate(&conn).map_err(|e| sql("create audit log", e))?;
+        crate::investigate::watch::migrate(&conn).map_err(|e| sql("create watchlists", e))?;
         Ok(Store {
             conn: Mutex::new(conn),
             path,
             outbox_capacity: DEFAULT_OUTBOX_CAPACITY,
             crop_capacity: crate::crops::DEFAULT_CROP_CAPACITY_BYTES,
+            armed: Default::default(),
         })
     }
 
@@ -304,6 +308,7 @@ impl Store {
                 unreachable!("built as a sighting above")
             };
             insert_sighting(&tx, &s).map_err(self.sql("insert sighting"))?;
+            self.raise_alerts(&tx, &s)?;
             out.push(s);
         }
         self.shed_overflow(&tx)?;
@@ -360,6 +365,7 @@ impl Store {
                         outcome.duplicates += 1;
                         continue;
                     }
+                    self.raise_alerts(&tx, s)?;
                     outcome.inserted += 1;
                     outcome.fresh.push(i);
                     if !origins.contains(&s.key.origin.as_str()) {

@@ -11,6 +11,9 @@ use proto::v1;
 use crate::timefmt;
 
 mod print;
+mod watch;
+
+pub use watch::{AlertsArgs, WatchArgs, WatchlistOp};
 
 use print::{
     class_name, color_name, evidence, json_coverage, json_lines, keys, plate, print_coverage,
@@ -32,23 +35,14 @@ pub enum Op {
     Clones(ClonesArgs),
     /// Sightings that look like one sighting's vehicle.
     Similar(SimilarArgs),
-    /// A standing question (布控): print every matching sighting as it reaches the platform,
-    /// until Ctrl-C (the filter's --from/--to are ignored).
+    /// A standing question (布控) for as long as this command runs: print every matching
+    /// sighting as it reaches the platform, until Ctrl-C (the filter's --from/--to are ignored).
     Watch(WatchArgs),
-}
-
-#[derive(clap::Args)]
-pub struct WatchArgs {
-    #[command(flatten)]
-    filter: FilterArgs,
-    /// Name of the rule, shown with each alert.
-    #[arg(long, default_value = "watch")]
-    name: String,
-    /// Stop after this many alerts (0 = until Ctrl-C).
-    #[arg(long, default_value_t = 0)]
-    count: u64,
-    #[command(flatten)]
-    common: Common,
+    /// Watchlists the platform keeps (布控): add, list, remove.
+    #[command(subcommand)]
+    Watchlist(WatchlistOp),
+    /// Alerts of the platform's watchlists, from an alert id on; --follow waits for new ones.
+    Alerts(AlertsArgs),
 }
 
 /// Which sightings: the filter every operation shares.
@@ -87,7 +81,7 @@ pub struct FilterArgs {
 }
 
 impl FilterArgs {
-    fn wire(&self, now: i64) -> anyhow::Result<v1::Filter> {
+    pub(crate) fn wire(&self, now: i64) -> anyhow::Result<v1::Filter> {
         Ok(v1::Filter {
             from_ms: timefmt::parse(&self.from, now).context("--from")?,
             to_ms: timefmt::parse(&self.to, now).context("--to")?,
@@ -278,66 +272,12 @@ fn duration(text: &str, now: i64) -> anyhow::Result<i64> {
     Ok(now - timefmt::parse(&format!("-{}", text.trim()), now).context("--lookback")?)
 }
 
-/// Streams alerts until Ctrl-C or `--count`.
-fn watch(a: WatchArgs, now: i64) -> anyhow::Result<()> {
-    let request = v1::WatchRequest {
-        rules: vec![v1::WatchRule {
-            name: a.name.clone(),
-            filter: Some(a.filter.wire(now)?),
-        }],
-    };
-    let server = a.common.server.clone();
-    crate::runtime()?.block_on(async move {
-        let mut client = Client::new(server.channel().await?)
-            .max_decoding_message_size(proto::MAX_MESSAGE_BYTES);
-        let mut alerts = client
-            .watch(server.request(request)?)
-            .await
-            .map_err(|s| server.refused(s))?
-            .into_inner();
-        eprintln!("watching {}; Ctrl-C stops", server.server);
-        let mut seen = 0;
-        loop {
-            let next = tokio::select! {
-                m = alerts.message() => m.map_err(|s| server.refused(s))?,
-                _ = tokio::signal::ctrl_c() => return Ok(()),
-            };
-            let Some(alert) = next else {
-                anyhow::bail!("{} ended the watch (shutting down?)", server.server);
-            };
-            let s = base::Sighting::try_from(alert.sighting.unwrap_or_default())?;
-            if a.common.json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "rule": alert.rule, "sighting": s })
-                );
-            } else {
-                println!(
-                    "{}  {:<20}  {:<14}  {:<10}  {:<7}  {:<12}  {}",
-                    timefmt::datetime(s.pass_time_ms),
-                    alert.rule,
-                    s.camera,
-                    s.class.name(),
-                    s.color.name(),
-                    s.plate
-                        .text
-                        .clone()
-                        .unwrap_or_else(|| s.plate.state.to_string()),
-                    s.key
-                );
-            }
-            seen += 1;
-            if a.count > 0 && seen >= a.count {
-                return Ok(());
-            }
-        }
-    })
-}
-
 pub fn run(op: Op) -> anyhow::Result<()> {
     let now = base::now_ms();
     match op {
-        Op::Watch(a) => return watch(a, now),
+        Op::Watch(a) => return watch::watch(a, now),
+        Op::Watchlist(op) => return watch::watchlist(op, now),
+        Op::Alerts(a) => return watch::alerts(a),
         Op::Find(a) => {
             let request = v1::FindRequest {
                 filter: Some(a.filter.wire(now)?),
@@ -615,10 +555,10 @@ pub fn run(op: Op) -> anyhow::Result<()> {
     Ok(())
 }
 
-type Client = v1::search_client::SearchClient<tonic::transport::Channel>;
+pub(crate) type Client = v1::search_client::SearchClient<tonic::transport::Channel>;
 
 /// One call with the token attached; a refusal becomes one line.
-fn call<Req, Resp, F, Fut>(common: &Common, f: F, request: Req) -> anyhow::Result<Resp>
+pub(crate) fn call<Req, Resp, F, Fut>(common: &Common, f: F, request: Req) -> anyhow::Result<Resp>
 where
     F: FnOnce(Client, tonic::Request<Req>) -> Fut,
     Fut: std::future::Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,

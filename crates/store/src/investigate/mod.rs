@@ -24,7 +24,7 @@ pub(crate) mod plate;
 pub(crate) mod schema;
 mod similar;
 mod trajectory;
-mod watch;
+pub(crate) mod watch;
 
 pub use clones::{CloneEvidence, ClonedPlate, ClonedPlates};
 pub use cooccur::{CoOccurrence, Companion, Companions, Vehicle};
@@ -35,7 +35,7 @@ pub use geo::{distance_km, CameraGeo, Region};
 pub use plate::{normalize, PlatePattern};
 pub use similar::{Probe, Similar};
 pub use trajectory::{Stop, Subject};
-pub use watch::Watch;
+pub use watch::{Alert, Watch, Watchlist, MAX_ALERTS_PAGE, MAX_WATCHLISTS, MAX_WATCHLIST_NAME};
 
 use base::{Embedding, PlateState, Sighting, SightingKey, VehicleClass, VehicleColor};
 use rusqlite::{params, Connection, OptionalExtension};

@@ -14,12 +14,21 @@
 //! accusation. The embedding cosine of the two closest-in-time conflicting sightings is
 //! reported alongside when both have one.
 //!
-//! Cost: one pass over the filter's read plates from a covering index (a day of a 10 M-row
-//! store is ~1 M index entries), grouped by plate in memory.
+//! Cost, two paths with one judgement ([`Judge`]):
+//! - **unscoped** (whole city, optionally a plate pattern; `max_speed_kmh` at least
+//!   [`super::HOP_FLOOR_KMH`]): the window's hops (`plate_hops`, kept as sightings are
+//!   committed, see [`super::hops`]) are the only candidates. Fast pairs are judged from the
+//!   hop rows themselves; only a plate with a changed pair has its window's sightings read
+//!   (appearance needs their support), and only answered plates are counted. A city-day is one
+//!   range read of its hops, not a scan of a million sightings.
+//! - **scoped** (cameras, counties, regions, classes or colours): one pass over the filter's
+//!   read plates from a covering index, grouped by plate in memory (a scope is a part of the
+//!   city, so this stays small).
 
 use std::collections::{BTreeMap, HashMap};
 
 use base::{PlateState, SightingKey, VehicleClass, VehicleColor};
+use rusqlite::params;
 
 use super::filter::{compile, Filter};
 use super::{coverage, distance_km, embedding_of, geo, Answer, FxMap, Hit};
@@ -76,7 +85,7 @@ pub struct ClonedPlate {
     pub evidence: Vec<CloneEvidence>,
 }
 
-fn class_family(c: VehicleClass) -> Option<u8> {
+pub(crate) fn class_family(c: VehicleClass) -> Option<u8> {
     use VehicleClass::*;
     match c {
         Unknown => None,
@@ -87,7 +96,7 @@ fn class_family(c: VehicleClass) -> Option<u8> {
     }
 }
 
-fn colours_conflict(a: VehicleColor, b: VehicleColor) -> bool {
+pub(crate) fn colours_conflict(a: VehicleColor, b: VehicleColor) -> bool {
     use VehicleColor::*;
     if a == b || a == Unknown || b == Unknown {
         return false;
@@ -131,9 +140,71 @@ impl Store {
                 coverage,
             });
         }
-        // One pass over the covering index; cameras and origins interned, a plate's text
-        // allocated once: a day of a city is ~1 M rows.
+        let judge = Judge {
+            store: self,
+            conn: &conn,
+            q,
+            geo: &geo,
+        };
         let mut names = Interner::default();
+        let mut out = Vec::new();
+        let unscoped = c.scope.is_none() && f.classes.is_empty() && f.colors.is_empty();
+        let hop_path = unscoped && q.max_speed_kmh >= super::HOP_FLOOR_KMH && q.tolerance_ms >= 0;
+        if hop_path {
+            let hops = super::hops::between(&conn, f.from_ms, f.to_ms)
+                .map_err(self.sql("read plate hops"))?;
+            let mut by_plate: BTreeMap<&str, Vec<&super::hops::Hop>> = BTreeMap::new();
+            for h in &hops {
+                if f.plate.as_ref().is_none_or(|p| p.matches(&h.plate)) {
+                    by_plate.entry(h.plate.as_str()).or_default().push(h);
+                }
+            }
+            for (plate, hs) in by_plate {
+                if hs.iter().any(|h| h.changed) {
+                    // Appearance needs the window's sightings (and their support).
+                    let seen = plate_window(&conn, &mut names, plate, f.from_ms, f.to_ms)
+                        .map_err(self.sql("cloned plates"))?;
+                    out.extend(judge.plate(plate, &seen, &names)?);
+                } else {
+                    out.extend(judge.fast_hops(plate, &hs));
+                }
+            }
+        } else {
+            self.scan_plates(&conn, &c, &mut names, |plate, seen, names| {
+                out.extend(judge.plate(plate, seen, names)?);
+                Ok(())
+            })?;
+        }
+        out.sort_by(|a, b| {
+            (b.1.evidence.len().min(2), b.0)
+                .partial_cmp(&(a.1.evidence.len().min(2), a.0))
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then_with(|| a.1.plate.cmp(&b.1.plate))
+        });
+        let mut result: Vec<ClonedPlate> = out.into_iter().map(|(_, p)| p).collect();
+        result.truncate(q.limit.max(1));
+        // Plates judged from their hops alone are counted only when they are answered.
+        for p in result.iter_mut().filter(|p| p.sightings == 0) {
+            p.sightings = plate_count(&conn, &p.plate, f.from_ms, f.to_ms)
+                .map_err(self.sql("count plate sightings"))?;
+        }
+        let coverage = coverage::coverage(self, &conn, &c.scope, f.from_ms, f.to_ms)?;
+        Ok(Answer { result, coverage })
+    }
+}
+
+impl Store {
+    /// The scoped path: one pass over the filter's read plates, then each plate's sightings in
+    /// time order to `each`.
+    fn scan_plates(
+        &self,
+        conn: &rusqlite::Connection,
+        c: &super::filter::Compiled,
+        names: &mut Interner,
+        mut each: impl FnMut(&str, &[Seen], &Interner) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        // One pass over the covering index; cameras and origins interned, a plate's text
+        // allocated once.
         let mut plates = Interner::default();
         let mut all: Vec<(u32, Seen)> = Vec::new();
         {
@@ -169,85 +240,200 @@ impl Store {
                 }
             }
         }
-        // Grouped by plate and ordered in time by one sort, not a vector per plate.
-        all.sort_unstable_by_key(|(p, s)| (*p, s.t, s.origin, s.seq));
-        let pos: Vec<Option<(f64, f64)>> =
-            names.names.iter().map(|n| geo.get(n).copied()).collect();
-        let mut out = Vec::new();
+        // Grouped by plate and ordered in time (ties by origin name, then seq, as the hops
+        // are) by one sort, not a vector per plate.
+        all.sort_unstable_by(|(pa, a), (pb, b)| {
+            (pa, a.t)
+                .cmp(&(pb, b.t))
+                .then_with(|| names.name(a.origin).cmp(names.name(b.origin)))
+                .then(a.seq.cmp(&b.seq))
+        });
         for group in all.chunk_by(|a, b| a.0 == b.0) {
-            if group.len() < 2 {
-                continue;
-            }
-            let plate = plates.name(group[0].0).to_owned();
             let seen: Vec<Seen> = group.iter().map(|g| g.1).collect();
-            let mut evidence = Vec::new();
-            let mut strongest = 0.0f64;
-            for w in seen.windows(2) {
-                let (a, b) = (&w[0], &w[1]);
-                if a.camera == b.camera {
-                    continue;
-                }
-                let (Some(pa), Some(pb)) = (pos[a.camera as usize], pos[b.camera as usize]) else {
-                    continue;
-                };
-                let km = distance_km(pa, pb);
-                let dt = (b.t - a.t) as f64;
-                let kmh = km / ((dt + q.tolerance_ms as f64) / 3_600_000.0).max(1e-9);
-                if kmh > q.max_speed_kmh {
-                    strongest = strongest.max(kmh);
-                    evidence.push(CloneEvidence::Speed {
-                        from: names.key(a),
-                        to: names.key(b),
-                        from_camera: names.name(a.camera).to_owned(),
-                        to_camera: names.name(b.camera).to_owned(),
-                        km,
-                        seconds: dt / 1000.0,
-                        kmh,
-                    });
-                }
-            }
-            let hs: Vec<Hit> = if has_conflict(&seen, q.min_support.max(1)) {
-                seen.iter().map(|s| names.hit(s, &plate)).collect()
-            } else {
-                Vec::new()
-            };
-            for conflict in appearance_conflicts(&hs, q.min_support.max(1)) {
-                let (a, b, what) = conflict;
-                let cosine = match (
-                    embedding_of(&conn, a).map_err(self.sql("read embedding"))?,
-                    embedding_of(&conn, b).map_err(self.sql("read embedding"))?,
-                ) {
-                    (Some(x), Some(y)) => Some(x.cosine(&y)),
-                    _ => None,
-                };
-                evidence.push(CloneEvidence::Appearance {
-                    a: a.key.clone(),
-                    b: b.key.clone(),
-                    what,
-                    cosine,
+            each(plates.name(group[0].0), &seen, names)?;
+        }
+        Ok(())
+    }
+}
+
+/// One plate's read sightings in `[from_ms, to_ms)`, in (time, origin, seq) order.
+fn plate_window(
+    conn: &rusqlite::Connection,
+    names: &mut Interner,
+    plate: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> rusqlite::Result<Vec<Seen>> {
+    let mut st = conn.prepare_cached(
+        "SELECT s.camera, s.origin, s.seq, s.pass_time, s.class, s.color
+         FROM sightings s INDEXED BY sightings_by_plate
+         WHERE s.plate_norm = ?1 AND s.pass_time >= ?2 AND s.pass_time < ?3
+           AND s.plate_text = ?4 AND s.plate_state = ?5
+         ORDER BY s.pass_time, s.origin, s.seq",
+    )?;
+    let mut rows = st.query(params![
+        super::normalize(plate),
+        from_ms,
+        to_ms,
+        plate,
+        PlateState::Read.code()
+    ])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(Seen {
+            camera: names.id(r.get_ref(0)?.as_str().unwrap_or("")),
+            origin: names.id(r.get_ref(1)?.as_str().unwrap_or("")),
+            seq: r.get::<_, i64>(2)? as u64,
+            t: r.get(3)?,
+            class: VehicleClass::from_code(r.get(4)?),
+            color: VehicleColor::from_code(r.get(5)?),
+        });
+    }
+    Ok(out)
+}
+
+/// How many read sightings of `plate` lie in `[from_ms, to_ms)`.
+fn plate_count(
+    conn: &rusqlite::Connection,
+    plate: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "SELECT count(*) FROM sightings s INDEXED BY sightings_by_plate
+         WHERE s.plate_norm = ?1 AND s.pass_time >= ?2 AND s.pass_time < ?3
+           AND s.plate_text = ?4 AND s.plate_state = ?5",
+    )?
+    .query_row(
+        params![
+            super::normalize(plate),
+            from_ms,
+            to_ms,
+            plate,
+            PlateState::Read.code()
+        ],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n as usize)
+}
+
+/// The evidence against one plate, from its sightings in time order (both paths), or from its
+/// fast hops alone when none of its pairs changed appearance (the unscoped path).
+struct Judge<'a> {
+    store: &'a Store,
+    conn: &'a rusqlite::Connection,
+    q: &'a ClonedPlates,
+    geo: &'a HashMap<String, (f64, f64)>,
+}
+
+impl Judge<'_> {
+    /// Speed evidence from a plate's hops in the window (in time order), exactly as
+    /// [`Judge::plate`] finds it among consecutive sightings; `sightings` is left 0 for the
+    /// caller to count.
+    fn fast_hops(&self, plate: &str, hops: &[&super::hops::Hop]) -> Option<(f64, ClonedPlate)> {
+        let q = self.q;
+        let mut evidence = Vec::new();
+        let mut strongest = 0.0f64;
+        for h in hops {
+            let Some(km) = h.km else { continue };
+            let dt = (h.b_time - h.a_time) as f64;
+            let kmh = km / ((dt + q.tolerance_ms as f64) / 3_600_000.0).max(1e-9);
+            if kmh > q.max_speed_kmh {
+                strongest = strongest.max(kmh);
+                evidence.push(CloneEvidence::Speed {
+                    from: h.a.clone(),
+                    to: h.b.clone(),
+                    from_camera: h.a_camera.clone(),
+                    to_camera: h.b_camera.clone(),
+                    km,
+                    seconds: dt / 1000.0,
+                    kmh,
                 });
             }
-            if !evidence.is_empty() {
-                out.push((
-                    strongest,
-                    ClonedPlate {
-                        plate,
-                        sightings: seen.len(),
-                        evidence,
-                    },
-                ));
+        }
+        (!evidence.is_empty()).then(|| {
+            (
+                strongest,
+                ClonedPlate {
+                    plate: plate.to_owned(),
+                    sightings: 0,
+                    evidence,
+                },
+            )
+        })
+    }
+
+    /// `(strongest implied speed, the plate)` when there is evidence.
+    fn plate(
+        &self,
+        plate: &str,
+        seen: &[Seen],
+        names: &Interner,
+    ) -> Result<Option<(f64, ClonedPlate)>, Error> {
+        if seen.len() < 2 {
+            return Ok(None);
+        }
+        let q = self.q;
+        let mut evidence = Vec::new();
+        let mut strongest = 0.0f64;
+        for w in seen.windows(2) {
+            let (a, b) = (&w[0], &w[1]);
+            if a.camera == b.camera {
+                continue;
+            }
+            let (Some(pa), Some(pb)) = (
+                self.geo.get(names.name(a.camera)),
+                self.geo.get(names.name(b.camera)),
+            ) else {
+                continue;
+            };
+            let km = distance_km(*pa, *pb);
+            let dt = (b.t - a.t) as f64;
+            let kmh = km / ((dt + q.tolerance_ms as f64) / 3_600_000.0).max(1e-9);
+            if kmh > q.max_speed_kmh {
+                strongest = strongest.max(kmh);
+                evidence.push(CloneEvidence::Speed {
+                    from: names.key(a),
+                    to: names.key(b),
+                    from_camera: names.name(a.camera).to_owned(),
+                    to_camera: names.name(b.camera).to_owned(),
+                    km,
+                    seconds: dt / 1000.0,
+                    kmh,
+                });
             }
         }
-        out.sort_by(|a, b| {
-            (b.1.evidence.len().min(2), b.0)
-                .partial_cmp(&(a.1.evidence.len().min(2), a.0))
-                .unwrap_or(std::cmp::Ordering::Equal)
-                .then_with(|| a.1.plate.cmp(&b.1.plate))
-        });
-        let mut result: Vec<ClonedPlate> = out.into_iter().map(|(_, p)| p).collect();
-        result.truncate(q.limit.max(1));
-        let coverage = coverage::coverage(self, &conn, &c.scope, f.from_ms, f.to_ms)?;
-        Ok(Answer { result, coverage })
+        let hs: Vec<Hit> = if has_conflict(seen, q.min_support.max(1)) {
+            seen.iter().map(|s| names.hit(s, plate)).collect()
+        } else {
+            Vec::new()
+        };
+        for (a, b, what) in appearance_conflicts(&hs, q.min_support.max(1)) {
+            let sql = |e| self.store.sql("read embedding")(e);
+            let cosine = match (
+                embedding_of(self.conn, a).map_err(sql)?,
+                embedding_of(self.conn, b).map_err(sql)?,
+            ) {
+                (Some(x), Some(y)) => Some(x.cosine(&y)),
+                _ => None,
+            };
+            evidence.push(CloneEvidence::Appearance {
+                a: a.key.clone(),
+                b: b.key.clone(),
+                what,
+                cosine,
+            });
+        }
+        Ok((!evidence.is_empty()).then(|| {
+            (
+                strongest,
+                ClonedPlate {
+                    plate: plate.to_owned(),
+                    sightings: seen.len(),
+                    evidence,
+                },
+            )
+        }))
     }
 }
 
@@ -456,6 +642,35 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        // The scan over a scope naming every camera judges the same: the hops miss nothing.
+        let mut scoped = q(at(-60), at(1440));
+        scoped.filter.cameras = ["c-north", "c-north-2", "c-east", "c-south", "c-far"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(store.cloned_plates(&scoped).unwrap().result, got);
+        // Arriving out of order changes nothing: 晋M12345 seen again at c-north between the
+        // two (5 minutes after the first) makes the fast pair c-north → c-far 5 minutes apart.
+        store
+            .record("e2", vec![plated("晋M12345", "c-north", at(5))])
+            .unwrap();
+        let again = store.cloned_plates(&q(at(-60), at(1440))).unwrap().result;
+        let again_scoped = store.cloned_plates(&scoped).unwrap().result;
+        assert_eq!(again, again_scoped);
+        match &again
+            .iter()
+            .find(|c| c.plate == "晋M12345")
+            .unwrap()
+            .evidence[..]
+        {
+            [CloneEvidence::Speed { from, seconds, .. }] => {
+                assert_eq!(from.origin, "e2");
+                assert_eq!(*seconds, 300.0);
+            }
+            other => panic!("{other:?}"),
+        }
+        // A window holding only one end of the fast pair accuses nothing.
+        let half = store.cloned_plates(&q(at(-60), at(7))).unwrap().result;
+        assert!(half.iter().all(|c| c.plate != "晋M12345"), "{half:?}");
         // A plate pattern narrows the scan.
         let mut only = q(at(-60), at(1440));
         only.filter.plate = Some(super::super::PlatePattern::exact("晋M123*").unwrap());

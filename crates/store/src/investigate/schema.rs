@@ -14,12 +14,15 @@
 //!   and colours entirely. In the `sightings` row the blob would sit behind the JSON body and
 //!   every scan would read the whole record.
 //! - `cameras_geo` (camera → county, lat, lon) resolves regions and drives speed checks.
+//! - `plate_hops` (see [`super::hops`]) keeps, per read sighting, the pair it forms with the
+//!   plate's previous sighting when that pair could be cloned-plate evidence.
 //! - `camera_health_log` keeps every change of a camera's state or video-quality diagnoses (not
 //!   every report), so coverage can say which cameras were down *during* a past window.
 //!
 //! Migration is idempotent and runs at every open: missing columns are added, old indexes are
 //! replaced, and a one-time backfill (guarded by `meta.search_schema`) fills `plate_norm` and
-//! moves embeddings found in old JSON bodies into `sighting_embeddings`.
+//! moves embeddings found in old JSON bodies into `sighting_embeddings` (version 2), and builds
+//! `plate_hops` for the sightings already stored (version 3).
 
 use base::Sighting;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -27,7 +30,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::plate::normalize;
 
 /// Version of the search schema this code writes (`meta.search_schema`).
-const SEARCH_SCHEMA_VERSION: i64 = 2;
+const SEARCH_SCHEMA_VERSION: i64 = 3;
 
 const SEARCH_SCHEMA: &str = r#"
 DROP INDEX IF EXISTS sightings_time;
@@ -80,6 +83,7 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         conn.execute_batch("ALTER TABLE sightings ADD COLUMN plate_norm TEXT")?;
     }
     conn.execute_batch(SEARCH_SCHEMA)?;
+    conn.execute_batch(super::hops::HOPS_SCHEMA)?;
     let version: i64 = conn
         .query_row(
             "SELECT value FROM meta WHERE key = 'search_schema'",
@@ -92,7 +96,10 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         return Ok(());
     }
     let tx = conn.unchecked_transaction()?;
-    backfill(&tx)?;
+    if version < 2 {
+        backfill(&tx)?;
+    }
+    super::hops::backfill(&tx)?;
     tx.execute(
         "INSERT INTO meta (key, value) VALUES ('search_schema', ?1)
          ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -158,6 +165,7 @@ pub(crate) fn insert_sighting(conn: &Connection, s: &Sighting) -> rusqlite::Resu
             s.plate.text.as_deref().map(normalize),
         ])?;
     if n == 1 {
+        super::hops::note(conn, s)?;
         if let Some(e) = &s.embedding {
             conn.prepare_cached(
                 "INSERT OR IGNORE INTO sighting_embeddings
@@ -185,6 +193,7 @@ pub(crate) fn delete_sighting(conn: &Connection, s: &Sighting) -> rusqlite::Resu
         "DELETE FROM sightings WHERE origin = ?1 AND seq = ?2",
         params![s.key.origin, s.key.seq as i64],
     )?;
+    super::hops::forget(conn, &s.key.origin, s.key.seq as i64)?;
     conn.execute(
         "DELETE FROM sighting_embeddings WHERE class = ?1 AND color = ?2 AND pass_time = ?3
          AND origin = ?4 AND seq = ?5",

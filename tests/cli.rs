@@ -507,3 +507,342 @@ fn search_watchlists_keep_alerts_for_later_readers() {
     assert!(one_line_error(&err).contains("no watchlist named"), "{err}");
     rt.block_on(city.shutdown());
 }
+
+/// A platform holding known cases, minutes before now: 晋A00001 at gate-east then bridge with
+/// 晋B00002 20–30 s behind it both times; 晋E00005 new at gate-east 10 minutes ago while
+/// 晋F00006 was there 15 and 50 minutes ago; 晋K00008 at gate-east and, 2 minutes later, at
+/// bridge 22 km away; a plateless SUV (the probe) at bridge, one that looks like it and one
+/// that does not at gate-east. Returns the platform, its runtime, its flags for the CLI
+/// (`--server`, `--ca`, `--token`) and the recorded sightings by name.
+struct Cases {
+    rt: tokio::runtime::Runtime,
+    city: platform::Platform,
+    flags: Vec<String>,
+    seen: std::collections::HashMap<&'static str, base::Sighting>,
+}
+
+impl Cases {
+    fn new(dir: &std::path::Path) -> Cases {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let city = rt.block_on(common::platform("city", dir, None));
+        let now = base::now_ms();
+        let min = |m: f64| now - (m * 60_000.0) as i64;
+        let plated = |camera: &str, plate: &str, t: i64| base::Sighting {
+            camera: camera.into(),
+            device_id: camera.into(),
+            pass_time_ms: t,
+            first_seen_ms: t - 500,
+            last_seen_ms: t + 500,
+            class: base::VehicleClass::Car,
+            plate: base::PlateRead {
+                state: base::PlateState::Read,
+                text: Some(plate.into()),
+                confidence: 0.9,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let mut probe = [0i8; base::Embedding::DIM];
+        for (i, x) in probe.iter_mut().enumerate() {
+            *x = ((i * 37 % 200) as i32 - 100) as i8;
+        }
+        let (mut near, mut far) = (probe, probe);
+        for i in (0..base::Embedding::DIM).step_by(10) {
+            near[i] += 3; // cosine ≈ 0.9999
+        }
+        for x in &mut far[base::Embedding::DIM / 2..] {
+            *x = -*x; // cosine ≈ 0
+        }
+        let suv = |camera: &str, t: i64, e| base::Sighting {
+            class: base::VehicleClass::Suv,
+            color: base::VehicleColor::White,
+            plate: base::PlateRead {
+                state: base::PlateState::Covered,
+                ..Default::default()
+            },
+            embedding: Some(base::Embedding::from_components(e)),
+            ..plated(camera, "", t)
+        };
+        let named: Vec<(&'static str, base::Sighting)> = vec![
+            ("A@gate", plated("gate-east", "晋A00001", min(50.0))),
+            (
+                "B@gate",
+                plated("gate-east", "晋B00002", min(50.0) + 20_000),
+            ),
+            ("F@gate-before", plated("gate-east", "晋F00006", min(49.0))),
+            ("probe", suv("bridge", min(40.0), probe)),
+            ("near", suv("gate-east", min(35.0), near)),
+            ("far", suv("gate-east", min(34.0), far)),
+            ("A@bridge", plated("bridge", "晋A00001", min(30.0))),
+            ("B@bridge", plated("bridge", "晋B00002", min(30.0) + 30_000)),
+            ("F@gate", plated("gate-east", "晋F00006", min(15.0))),
+            ("E@gate", plated("gate-east", "晋E00005", min(10.0))),
+            ("K@gate", plated("gate-east", "晋K00008", min(8.0))),
+            ("K@bridge", plated("bridge", "晋K00008", min(6.0))),
+        ];
+        let recorded = city
+            .store()
+            .record("edge-9", named.iter().map(|(_, s)| s.clone()).collect())
+            .unwrap();
+        city.store()
+            .put_cameras_geo(&[
+                store::CameraGeo {
+                    camera: "gate-east".into(),
+                    county: "盐湖区".into(),
+                    lat: 35.1,
+                    lon: 111.0,
+                },
+                store::CameraGeo {
+                    camera: "bridge".into(),
+                    county: "临猗县".into(),
+                    lat: 34.9,
+                    lon: 111.0,
+                },
+            ])
+            .unwrap();
+        // Both cameras online for two days: every coverage is complete.
+        let online = |camera: &str| base::CameraHealth {
+            camera: camera.into(),
+            state: base::CameraState::Online,
+            since_ms: now - 2 * 86_400_000,
+            ..Default::default()
+        };
+        city.store()
+            .record_health(&base::HealthReport {
+                node: "edge-9".into(),
+                county: String::new(),
+                at_ms: now - 1000,
+                cameras: vec![online("gate-east"), online("bridge")],
+            })
+            .unwrap();
+        let mut flags = vec!["--server".to_owned(), city.url()];
+        flags.extend(common::cli_auth(dir));
+        Cases {
+            rt,
+            city,
+            flags,
+            seen: named.iter().map(|(n, _)| *n).zip(recorded).collect(),
+        }
+    }
+
+    /// `xueliang <args> <flags>`, which must succeed: its stdout.
+    fn run(&self, args: &[&str]) -> String {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(self.flags.iter().map(String::as_str));
+        let (code, out, err) = xueliang(&all);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        out
+    }
+
+    fn key(&self, name: &str) -> String {
+        self.seen[name].key.to_string()
+    }
+
+    fn stop(self) {
+        self.rt.block_on(self.city.shutdown());
+    }
+}
+
+#[test]
+fn search_companions_prints_the_vehicle_that_travelled_along() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = Cases::new(dir.path());
+    let out = cases.run(&["search", "companions", "--plate", "晋A00001"]);
+    let row = out
+        .lines()
+        .find(|l| l.contains("晋B00002"))
+        .unwrap_or_else(|| panic!("{out}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        cells,
+        [
+            "晋B00002",
+            "2",
+            "2",
+            &cases.key("B@gate"),
+            &cases.key("B@bridge")
+        ],
+        "{out}"
+    );
+    assert!(out.contains("1 companions"), "{out}");
+    assert!(
+        !out.contains("晋F00006"),
+        "once, a minute apart, is not together: {out}"
+    );
+    assert!(out.contains("coverage: 2 cameras, none offline"), "{out}");
+    cases.stop();
+}
+
+#[test]
+fn search_first_entry_prints_plates_new_to_the_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = Cases::new(dir.path());
+    let out = cases.run(&[
+        "search",
+        "first-entry",
+        "--camera",
+        "gate-east",
+        "--from",
+        "-20m",
+        "--lookback",
+        "1h",
+    ]);
+    let row = out
+        .lines()
+        .find(|l| l.contains("晋E00005"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        row.contains("gate-east") && row.ends_with(&cases.key("E@gate")),
+        "{out}"
+    );
+    // 晋F00006 was there 49 minutes ago; 晋K00008 (8 minutes ago) is new too.
+    assert!(!out.contains("晋F00006"), "{out}");
+    assert!(
+        out.contains("晋K00008") && out.contains("2 first entries"),
+        "{out}"
+    );
+    // With a lookback that does not reach back 49 minutes, 晋F00006 is new as well.
+    let out = cases.run(&[
+        "search",
+        "first-entry",
+        "--camera",
+        "gate-east",
+        "--from",
+        "-20m",
+        "--lookback",
+        "20m",
+    ]);
+    assert!(
+        out.contains("晋F00006") && out.contains("3 first entries"),
+        "{out}"
+    );
+    cases.stop();
+}
+
+#[test]
+fn search_clones_prints_the_plate_seen_too_far_too_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = Cases::new(dir.path());
+    let out = cases.run(&["search", "clones", "--from", "-1h"]);
+    assert!(out.contains("晋K00008  (2 sightings)"), "{out}");
+    let evidence = out
+        .lines()
+        .find(|l| l.contains("speed:"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        evidence.contains("gate-east → bridge 22.2 km in 120 s")
+            && evidence.contains(&format!(
+                "({} → {})",
+                cases.key("K@gate"),
+                cases.key("K@bridge")
+            )),
+        "{out}"
+    );
+    // 晋A00001 took 20 minutes for the same 22 km: not a suspect.
+    assert!(
+        !out.contains("晋A00001") && out.contains("1 suspect plates"),
+        "{out}"
+    );
+    cases.stop();
+}
+
+#[test]
+fn search_similar_prints_the_look_alike_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = Cases::new(dir.path());
+    let out = cases.run(&["search", "similar", "--sighting", &cases.key("probe")]);
+    let rows: Vec<&str> = out.lines().filter(|l| l.contains("suv")).collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    assert!(
+        rows[0].trim_start().starts_with("1.000") && rows[0].ends_with(&cases.key("near")),
+        "{out}"
+    );
+    assert!(rows[1].ends_with(&cases.key("far")), "{out}");
+    assert!(
+        !out.contains(&format!(" {}\n", cases.key("probe"))),
+        "the probe is not its own match: {out}"
+    );
+    assert!(out.contains("2 similar sightings"), "{out}");
+    cases.stop();
+}
+
+/// `xueliang search find` pages: each page but the last prints the cursor of the next, in the
+/// table and in the JSON trailer, and `--cursor` continues there: no sighting twice, none lost.
+#[test]
+fn search_find_pages_with_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = Cases::new(dir.path());
+    let ask = ["search", "find", "--camera", "gate-east", "--limit", "3"];
+    let page_keys = |json: &str| -> (Vec<String>, serde_json::Value) {
+        let mut lines: Vec<serde_json::Value> = json
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let trailer = lines.pop().unwrap();
+        assert!(trailer["coverage"].is_object(), "{json}");
+        let keys = lines
+            .iter()
+            .map(|s| {
+                serde_json::from_value::<base::Sighting>(s.clone())
+                    .unwrap()
+                    .key
+                    .to_string()
+            })
+            .collect();
+        (keys, trailer["next_cursor"].clone())
+    };
+
+    // Page 1 as a table: it ends with the way to the next page.
+    let out = cases.run(&ask);
+    assert!(out.contains("3 of 8 matching sightings"), "{out}");
+    let last = out.lines().last().unwrap();
+    let cursor = last
+        .strip_prefix("next page: --cursor ")
+        .unwrap_or_else(|| panic!("{out}"));
+    let mut seen: Vec<String> = out
+        .lines()
+        .filter(|l| l.contains("gate-east"))
+        .map(|l| l.split_whitespace().last().unwrap().to_owned())
+        .collect();
+    let newest: Vec<String> = ["K@gate", "E@gate", "F@gate"]
+        .iter()
+        .map(|n| cases.key(n))
+        .collect();
+    assert_eq!(seen, newest, "newest first: {out}");
+
+    // Page 2 as JSON, by that cursor; page 3 by the JSON's cursor, the last.
+    let (page2, next) =
+        page_keys(&cases.run(&[&ask[..], &["--cursor", cursor, "--json"]].concat()));
+    assert_eq!(page2.len(), 3);
+    let next = next.as_str().unwrap_or_else(|| panic!("{next}")).to_owned();
+    let (page3, end) = page_keys(&cases.run(&[&ask[..], &["--cursor", &next, "--json"]].concat()));
+    assert_eq!(page3.len(), 2);
+    assert!(end.is_null(), "the last page has no next: {end}");
+    seen.extend(page2);
+    seen.extend(page3);
+    let mut all: Vec<String> = cases
+        .seen
+        .values()
+        .filter(|s| s.camera == "gate-east")
+        .map(|s| s.key.to_string())
+        .collect();
+    let mut got = seen.clone();
+    got.sort();
+    all.sort();
+    assert_eq!(got, all, "every sighting once: {seen:?}");
+
+    // The last page as a table has no next page.
+    let out = cases.run(&[&ask[..], &["--cursor", &next]].concat());
+    assert!(!out.contains("next page"), "{out}");
+    let (code, _, err) = xueliang(
+        &[
+            &ask[..],
+            &["--cursor", "garbage"],
+            &cases.flags.iter().map(String::as_str).collect::<Vec<_>>()[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 1);
+    assert!(one_line_error(&err).contains("cursor"), "{err}");
+    cases.stop();
+}

@@ -39,9 +39,13 @@ async fn add(State(s): State<HttpState>, headers: HeaderMap, Json(b): Json<AddBo
     let mut filter = b.filter;
     filter.entry("from").or_insert(0.into());
     filter.entry("to").or_insert(1.into());
+    let sent = serde_json::json!({ "name": b.name, "filter": filter.clone() });
     let spec: FilterSpec = match serde_json::from_value(filter.into()) {
         Ok(f) => f,
-        Err(e) => return status(Status::invalid_argument(format!("filter: {e}"))),
+        Err(e) => {
+            let refusal = Status::invalid_argument(format!("filter: {e}"));
+            return status(inv.refuse(&caller, "watchlist-add", sent, refusal).await);
+        }
     };
     match inv.add_watchlist(&caller, b.name, spec).await {
         Ok(w) => (StatusCode::CREATED, Json(w)).into_response(),
@@ -118,18 +122,8 @@ async fn alerts(
         .map(str::to_owned)
         .collect();
     let limit = p.limit.unwrap_or(100).clamp(1, store::MAX_ALERTS_PAGE);
-    let run = async {
-        inv.known_watchlists(&lists).await?;
-        let json = serde_json::json!({ "watchlists": lists, "after_id": p.after, "limit": limit });
-        inv.run(
-            &caller,
-            "alerts",
-            json,
-            move |st| st.alerts(p.after, &lists, limit),
-            |a| a.len() as u64,
-        )
-        .await
-    };
+    let json = serde_json::json!({ "watchlists": lists, "after_id": p.after, "limit": limit });
+    let run = inv.alerts(&caller, json, lists, p.after, limit);
     match run.await {
         Ok(alerts) => Json(AlertPage {
             next_after: alerts.last().map_or(p.after, |a| a.id),

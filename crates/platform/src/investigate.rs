@@ -1,11 +1,13 @@
 //! What the gRPC and HTTP search APIs share: turning a question as sent (a [`FilterSpec`] with
 //! region *names* and vocabulary names, or its wire form) into the store's [`store::Filter`],
-//! and [`Investigator::run`], which answers on a blocking thread and writes one audit row per
-//! call. A question that cannot be answered as asked (unknown region, class code, bad plate
-//! pattern, empty or unbounded range) is `InvalidArgument` with a message naming the field.
+//! and [`Investigator::ask`], which checks a question, answers it on a blocking thread and
+//! writes one audit row per call. A question that cannot be answered as asked (unknown region,
+//! class code, bad plate pattern, empty or unbounded range) is `InvalidArgument` with a message
+//! naming the field, and is audited too: 0 results, the question as far as it could be read,
+//! and the reason.
 //!
-//! Invariant: no answer leaves this module without its audit row; when the row cannot be
-//! written the call fails (`Unavailable`) rather than answer unaudited.
+//! Invariant: no answer and no refusal leaves this module without its audit row; when the row
+//! cannot be written the call fails (`Unavailable`) rather than answer unaudited.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -55,19 +57,34 @@ where
         .collect()
 }
 
-fn codes<T>(
+/// Refuses a code that is not one of `T`'s, naming the field.
+fn known<T: Copy>(
     field: &str,
-    v: &[i32],
+    codes: &[i32],
     from_code: fn(i32) -> T,
-    code: fn(&T) -> i32,
-) -> Result<Vec<T>, Status> {
-    v.iter()
+    code: fn(T) -> i32,
+) -> Result<(), Status> {
+    match codes.iter().find(|&&c| code(from_code(c)) != c) {
+        Some(c) => Err(invalid(format!("{field}: unknown code {c}"))),
+        None => Ok(()),
+    }
+}
+
+/// Vocabulary names of `codes`; an unknown code is kept as its number.
+fn named<T: Copy>(
+    codes: &[i32],
+    from_code: fn(i32) -> T,
+    code: fn(T) -> i32,
+    name: fn(T) -> &'static str,
+) -> Vec<String> {
+    codes
+        .iter()
         .map(|&c| {
             let t = from_code(c);
-            if code(&t) == c {
-                Ok(t)
+            if code(t) == c {
+                name(t).to_owned()
             } else {
-                Err(invalid(format!("{field}: unknown code {c}")))
+                c.to_string()
             }
         })
         .collect()
@@ -76,26 +93,57 @@ fn codes<T>(
 impl FilterSpec {
     /// The wire filter as names (for HTTP-equivalent audit rows); bad codes are refused.
     pub fn from_wire(f: v1::Filter) -> Result<FilterSpec, Status> {
-        let classes = codes("classes", &f.classes, VehicleClass::from_code, |c| c.code())?;
-        let colors = codes("colors", &f.colors, VehicleColor::from_code, |c| c.code())?;
-        let states = codes(
+        known(
+            "classes",
+            &f.classes,
+            VehicleClass::from_code,
+            VehicleClass::code,
+        )?;
+        known(
+            "colors",
+            &f.colors,
+            VehicleColor::from_code,
+            VehicleColor::code,
+        )?;
+        known(
             "plate_states",
             &f.plate_states,
             PlateState::from_code,
-            |c| c.code(),
+            PlateState::code,
         )?;
-        Ok(FilterSpec {
+        Ok(FilterSpec::as_sent(&f))
+    }
+
+    /// The wire filter as names, as far as they go: an unknown code stays a number (for the
+    /// audit row of a refused question; [`FilterSpec::from_wire`] refuses it).
+    pub fn as_sent(f: &v1::Filter) -> FilterSpec {
+        FilterSpec {
             from: f.from_ms,
             to: f.to_ms,
-            cameras: f.cameras,
-            counties: f.counties,
-            regions: f.regions,
-            classes: classes.iter().map(|c| c.name().to_owned()).collect(),
-            colors: colors.iter().map(|c| c.name().to_owned()).collect(),
-            plate_states: states.iter().map(|c| c.name().to_owned()).collect(),
-            plate: Some(f.plate).filter(|p| !p.is_empty()),
+            cameras: f.cameras.clone(),
+            counties: f.counties.clone(),
+            regions: f.regions.clone(),
+            classes: named(
+                &f.classes,
+                VehicleClass::from_code,
+                VehicleClass::code,
+                VehicleClass::name,
+            ),
+            colors: named(
+                &f.colors,
+                VehicleColor::from_code,
+                VehicleColor::code,
+                VehicleColor::name,
+            ),
+            plate_states: named(
+                &f.plate_states,
+                PlateState::from_code,
+                PlateState::code,
+                PlateState::name,
+            ),
+            plate: Some(f.plate.clone()).filter(|p| !p.is_empty()),
             fuzzy: f.fuzzy,
-        })
+        }
     }
 }
 
@@ -177,6 +225,28 @@ pub fn subject_from_wire(s: Option<v1::Subject>) -> Result<store::Subject, Statu
     }
 }
 
+/// The wire subject as audit JSON, as sent (`null` when missing).
+pub fn subject_sent(s: Option<&v1::Subject>) -> serde_json::Value {
+    use v1::subject::Subject as S;
+    match s.and_then(|s| s.subject.as_ref()) {
+        Some(S::Plate(p)) => serde_json::json!({ "plate": p.trim() }),
+        Some(S::Sighting(k)) => {
+            serde_json::json!({ "sighting": format!("{}#{}", k.origin, k.seq) })
+        }
+        None => serde_json::Value::Null,
+    }
+}
+
+/// Vehicle class names of wire codes, an unknown code kept as its number.
+pub fn class_names(codes: &[i32]) -> Vec<String> {
+    named(
+        codes,
+        VehicleClass::from_code,
+        VehicleClass::code,
+        VehicleClass::name,
+    )
+}
+
 /// The subject as audit JSON.
 pub fn subject_json(s: &store::Subject) -> serde_json::Value {
     match s {
@@ -192,6 +262,25 @@ pub fn store_status(e: store::Error) -> Status {
     }
 }
 
+/// Defaults of the operations' optional parameters, the same over gRPC (where 0 means the
+/// default) and HTTP (where an absent field does).
+pub mod defaults {
+    /// Most results of a list answer.
+    pub const LIMIT: usize = 100;
+    /// Most sightings a similar-vehicle search returns.
+    pub const SIMILAR_LIMIT: usize = 20;
+    /// Companions: seen at the same camera within this many ms of the subject.
+    pub const COMPANION_GAP_MS: i64 = 60_000;
+    /// Companions: together at least this many times.
+    pub const COMPANION_MIN_TIMES: usize = 2;
+    /// Cloned plates: faster than this between two cameras is impossible.
+    pub const CLONE_MAX_SPEED_KMH: f64 = 150.0;
+    /// Cloned plates: clock skew added to every time difference.
+    pub const CLONE_TOLERANCE_MS: i64 = 30_000;
+    /// Cloned plates: sightings needed of each conflicting appearance.
+    pub const CLONE_MIN_SUPPORT: usize = 1;
+}
+
 /// Answers investigators' questions over one store, auditing each.
 #[derive(Clone)]
 pub struct Investigator {
@@ -200,7 +289,44 @@ pub struct Investigator {
 }
 
 impl Investigator {
-    /// Runs `op` on a blocking thread and records `(caller, kind, query, count(result))`.
+    /// Checks a question and answers it: `prepare` turns the question as sent into the store
+    /// operation `op` (or refuses it: InvalidArgument naming the field), `op` runs on a
+    /// blocking thread, and either way one audit row records `(caller, kind, query, results)`
+    /// with the refusal's reason when there was no answer. `query` is the question as sent
+    /// (names, defaults filled in), built before anything is checked so that a refused question
+    /// is logged as fully as it could be read.
+    pub async fn ask<R, Prepare, Op, Count>(
+        &self,
+        caller: &str,
+        kind: &'static str,
+        query: serde_json::Value,
+        prepare: Prepare,
+        count: Count,
+    ) -> Result<R, Status>
+    where
+        R: Send + 'static,
+        Prepare: FnOnce() -> Result<Op, Status>,
+        Op: FnOnce(&Store) -> Result<R, store::Error> + Send + 'static,
+        Count: FnOnce(&R) -> u64 + Send + 'static,
+    {
+        let op = match prepare() {
+            Ok(op) => op,
+            Err(refusal) => return Err(self.refuse(caller, kind, query, refusal).await),
+        };
+        let store = self.store.clone();
+        let caller = caller.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let answer = op(&store).map_err(store_status);
+            let results = answer.as_ref().map(count).unwrap_or(0);
+            let refused = answer.as_ref().err().map(|s| s.message().to_owned());
+            audit(&store, caller, kind, &query, results, refused)?;
+            answer
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+    }
+
+    /// [`Investigator::ask`] for a question already checked.
     pub async fn run<R, Op, Count>(
         &self,
         caller: &str,
@@ -214,28 +340,58 @@ impl Investigator {
         Op: FnOnce(&Store) -> Result<R, store::Error> + Send + 'static,
         Count: FnOnce(&R) -> u64 + Send + 'static,
     {
+        self.ask(caller, kind, query, || Ok(op), count).await
+    }
+
+    /// Records a question refused before it could be asked (e.g. an HTTP body that is not one)
+    /// and returns the refusal, or `Unavailable` when the row cannot be written.
+    pub async fn refuse(
+        &self,
+        caller: &str,
+        kind: &'static str,
+        query: serde_json::Value,
+        refusal: Status,
+    ) -> Status {
         let store = self.store.clone();
         let caller = caller.to_owned();
-        tokio::task::spawn_blocking(move || {
-            let answer = op(&store).map_err(store_status);
-            let results = answer.as_ref().map(count).unwrap_or(0);
-            let entry = AuditEntry {
-                at_ms: base::now_ms(),
-                caller,
-                kind: kind.to_owned(),
-                query_json: query.to_string(),
-                results,
-            };
-            tracing::info!(target: "audit", caller = %entry.caller, kind, query = %entry.query_json, results, "search");
-            store.audit_log(&entry).map_err(|e| {
-                tracing::error!(error = %e, "cannot write the audit log; refusing the answer");
-                Status::unavailable(format!("audit log: {e}"))
-            })?;
-            answer
+        let reason = refusal.message().to_owned();
+        let logged = tokio::task::spawn_blocking(move || {
+            audit(&store, caller, kind, &query, 0, Some(reason))
         })
-        .await
-        .map_err(|e| Status::internal(e.to_string()))?
+        .await;
+        match logged {
+            Ok(Ok(())) => refusal,
+            Ok(Err(unavailable)) => unavailable,
+            Err(e) => Status::internal(e.to_string()),
+        }
     }
+}
+
+/// Writes one audit row (blocking): the only place rows are made.
+fn audit(
+    store: &Store,
+    caller: String,
+    kind: &str,
+    query: &serde_json::Value,
+    results: u64,
+    refused: Option<String>,
+) -> Result<(), Status> {
+    let entry = AuditEntry {
+        at_ms: base::now_ms(),
+        caller,
+        kind: kind.to_owned(),
+        query_json: query.to_string(),
+        results,
+        refused,
+    };
+    tracing::info!(
+        target: "audit", caller = %entry.caller, kind, query = %entry.query_json, results,
+        refused = entry.refused.as_deref().unwrap_or(""), "search"
+    );
+    store.audit_log(&entry).map_err(|e| {
+        tracing::error!(error = %e, "cannot write the audit log; refusing the answer");
+        Status::unavailable(format!("audit log: {e}"))
+    })
 }
 
 #[cfg(test)]

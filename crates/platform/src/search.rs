@@ -3,8 +3,10 @@
 //! co-occurrence, companions, first entry, cloned plates, similar vehicles), each answered
 //! with its coverage; standing questions: connection-long watches (`Watch`) and the stored
 //! watchlists with their alerts (`AddWatchlist`, `RemoveWatchlist`, `ListWatchlists`,
-//! `Alerts`, see [`crate::watchlists`]). Every search call writes an audit row with the caller's token name
-//! ([`crate::investigate::Investigator`]); the interceptor in front admits investigators only.
+//! `Alerts`, see [`crate::watchlists`]). Every search call writes an audit row with the
+//! caller's token name ([`crate::investigate::Investigator::ask`]), a refused one too: each
+//! handler builds the question as sent, then checks it inside `ask`, never before it. The
+//! interceptor in front admits investigators only.
 
 use std::sync::Arc;
 
@@ -13,7 +15,8 @@ use store::{Cursor, Query, Store};
 use tonic::{Request, Response, Status};
 
 use crate::investigate::{
-    key_from_wire, subject_from_wire, subject_json, FilterSpec, Investigator, Regions,
+    class_names, defaults, key_from_wire, subject_from_wire, subject_sent, FilterSpec,
+    Investigator, Regions,
 };
 use crate::{watchlists, wire};
 
@@ -34,6 +37,11 @@ fn caller<T>(r: &Request<T>) -> String {
         .get::<crate::auth::Caller>()
         .map(|c| c.name.clone())
         .unwrap_or_default()
+}
+
+/// A wire filter as audit JSON, as sent (`null` when missing).
+fn sent(f: Option<&v1::Filter>) -> Option<FilterSpec> {
+    f.map(FilterSpec::as_sent)
 }
 
 fn or<T: PartialEq + Default>(v: T, default: T) -> T {
@@ -232,7 +240,6 @@ impl Search for SearchService {
     ) -> Result<Response<Self::AlertsStream>, Status> {
         let caller = caller(&request);
         let r = request.into_inner();
-        self.investigator.known_watchlists(&r.watchlists).await?;
         // Woken by every sighting committed here (an alert is raised in the same commit), with
         // a slow tick as a backstop; a follower needs the node's live feed.
         let wake = match (&self.live, r.follow) {
@@ -247,15 +254,14 @@ impl Search for SearchService {
         let json = serde_json::json!({
             "watchlists": r.watchlists, "after_id": r.after_id, "follow": r.follow,
         });
-        let lists = r.watchlists.clone();
         let first = self
             .investigator
-            .run(
+            .alerts(
                 &caller,
-                "alerts",
                 json,
-                move |s| s.alerts(r.after_id, &lists, store::MAX_ALERTS_PAGE),
-                |a| a.len() as u64,
+                r.watchlists.clone(),
+                r.after_id,
+                store::MAX_ALERTS_PAGE,
             )
             .await?;
         let (tx, rx) = tokio::sync::mpsc::channel(256);
@@ -279,42 +285,50 @@ impl Search for SearchService {
     ) -> Result<Response<Self::WatchStream>, Status> {
         let caller = caller(&request);
         let rules = request.into_inner().rules;
-        if rules.is_empty() || rules.len() > 100 {
-            return Err(Status::invalid_argument(format!(
-                "rules: 1 to 100 standing questions, got {}",
-                rules.len()
-            )));
-        }
         let live = self
             .live
             .as_ref()
             .ok_or_else(|| Status::unavailable("this node takes no sightings to watch"))?;
-        let mut resolved = Vec::with_capacity(rules.len());
-        let mut specs = Vec::with_capacity(rules.len());
-        for (i, rule) in rules.into_iter().enumerate() {
-            let name = if rule.name.is_empty() {
-                format!("rule {}", i + 1)
-            } else {
-                rule.name
-            };
-            // A watch has no time range: any valid one satisfies the filter's checks.
-            let mut wire = rule.filter.unwrap_or_default();
-            (wire.from_ms, wire.to_ms) = (0, 1);
-            let (spec, filter) = self.filter(Some(wire))?;
-            specs.push(serde_json::json!({ "name": name, "filter": spec }));
-            resolved.push((name, filter));
-        }
+        // Audited as sent (names for codes); refused rules are audited with the reason.
+        let sent: Vec<_> = rules
+            .iter()
+            .map(|r| {
+                let mut f = r.filter.clone().unwrap_or_default();
+                (f.from_ms, f.to_ms) = (0, 0);
+                serde_json::json!({ "name": r.name, "filter": FilterSpec::as_sent(&f) })
+            })
+            .collect();
         let watches = self
             .investigator
-            .run(
+            .ask(
                 &caller,
                 "watch",
-                serde_json::json!({ "rules": specs }),
-                move |s| {
-                    resolved
-                        .into_iter()
-                        .map(|(name, filter)| s.watch(name, filter))
-                        .collect::<Result<Vec<_>, _>>()
+                serde_json::json!({ "rules": sent }),
+                || {
+                    if rules.is_empty() || rules.len() > 100 {
+                        return Err(Status::invalid_argument(format!(
+                            "rules: 1 to 100 standing questions, got {}",
+                            rules.len()
+                        )));
+                    }
+                    let mut resolved = Vec::with_capacity(rules.len());
+                    for (i, rule) in rules.into_iter().enumerate() {
+                        let name = if rule.name.is_empty() {
+                            format!("rule {}", i + 1)
+                        } else {
+                            rule.name
+                        };
+                        // A watch has no time range: any valid one passes the filter's checks.
+                        let mut wire = rule.filter.unwrap_or_default();
+                        (wire.from_ms, wire.to_ms) = (0, 1);
+                        resolved.push((name, self.filter(Some(wire))?.1));
+                    }
+                    Ok(move |s: &Store| {
+                        resolved
+                            .into_iter()
+                            .map(|(name, filter)| s.watch(name, filter))
+                            .collect::<Result<Vec<_>, _>>()
+                    })
                 },
                 |w| w.len() as u64,
             )
@@ -362,14 +376,23 @@ impl Search for SearchService {
         request: Request<v1::SearchRequest>,
     ) -> Result<Response<v1::SearchResponse>, Status> {
         let caller = caller(&request);
-        let q = to_query(request.into_inner())?;
+        let r = request.into_inner();
         let json = serde_json::json!({
-            "from": q.from_ms, "to": q.to_ms, "cameras": q.cameras,
-            "classes": q.classes.iter().map(|c| c.name()).collect::<Vec<_>>(),
+            "from": r.from_ms, "to": r.to_ms, "cameras": r.cameras,
+            "classes": class_names(&r.classes),
         });
         let page = self
             .investigator
-            .run(&caller, "search", json, move |s| s.search(&q), |p| p.total)
+            .ask(
+                &caller,
+                "search",
+                json,
+                || {
+                    let q = to_query(r)?;
+                    Ok(move |s: &Store| s.search(&q))
+                },
+                |p| p.total,
+            )
             .await?;
         Ok(Response::new(v1::SearchResponse {
             sightings: page.sightings.iter().map(v1::Sighting::from).collect(),
@@ -410,21 +433,28 @@ impl Search for SearchService {
     ) -> Result<Response<v1::FindResponse>, Status> {
         let caller = caller(&request);
         let r = request.into_inner();
-        let (spec, f) = self.filter(r.filter)?;
-        let cursor = if r.cursor.is_empty() {
-            None
-        } else {
-            Some(Cursor::decode(&r.cursor).map_err(|e| Status::invalid_argument(e.to_string()))?)
-        };
-        let json = serde_json::json!({ "filter": spec, "limit": r.limit, "cursor": r.cursor });
-        let limit = r.limit as usize;
+        let json = serde_json::json!({
+            "filter": sent(r.filter.as_ref()), "limit": r.limit, "cursor": r.cursor,
+        });
         let a = self
             .investigator
-            .run(
+            .ask(
                 &caller,
                 "find",
                 json,
-                move |s| s.find(&f, limit, cursor.as_ref()),
+                || {
+                    let (_, f) = self.filter(r.filter)?;
+                    let cursor = if r.cursor.is_empty() {
+                        None
+                    } else {
+                        Some(
+                            Cursor::decode(&r.cursor)
+                                .map_err(|e| Status::invalid_argument(e.to_string()))?,
+                        )
+                    };
+                    let limit = r.limit as usize;
+                    Ok(move |s: &Store| s.find(&f, limit, cursor.as_ref()))
+                },
                 |a| a.result.total,
             )
             .await?;
@@ -442,19 +472,21 @@ impl Search for SearchService {
     ) -> Result<Response<v1::TrajectoryResponse>, Status> {
         let caller = caller(&request);
         let r = request.into_inner();
-        let subject = subject_from_wire(r.subject)?;
         let min_cosine = or(r.min_cosine, store::DEFAULT_MIN_COSINE);
         let json = serde_json::json!({
-            "subject": subject_json(&subject), "from": r.from_ms, "to": r.to_ms,
+            "subject": subject_sent(r.subject.as_ref()), "from": r.from_ms, "to": r.to_ms,
             "min_cosine": min_cosine,
         });
         let a = self
             .investigator
-            .run(
+            .ask(
                 &caller,
                 "trajectory",
                 json,
-                move |s| s.trajectory(&subject, r.from_ms, r.to_ms, min_cosine),
+                || {
+                    let subject = subject_from_wire(r.subject)?;
+                    Ok(move |s: &Store| s.trajectory(&subject, r.from_ms, r.to_ms, min_cosine))
+                },
                 |a| a.result.len() as u64,
             )
             .await?;
@@ -470,29 +502,34 @@ impl Search for SearchService {
     ) -> Result<Response<v1::CoOccurrenceResponse>, Status> {
         let caller = caller(&request);
         let r = request.into_inner();
-        let (mut specs, mut windows) = (Vec::new(), Vec::new());
-        for w in r.windows {
-            let (spec, f) = self.filter(Some(w))?;
-            specs.push(spec);
-            windows.push(f);
-        }
-        let q = store::CoOccurrence {
-            min_windows: or(r.min_windows as usize, windows.len()),
-            min_cosine: or(r.min_cosine, store::DEFAULT_MIN_COSINE),
-            limit: or(r.limit as usize, 100),
-            windows,
-        };
+        let specs: Vec<FilterSpec> = r.windows.iter().map(FilterSpec::as_sent).collect();
+        let min_windows = or(r.min_windows as usize, r.windows.len());
+        let min_cosine = or(r.min_cosine, store::DEFAULT_MIN_COSINE);
+        let limit = or(r.limit as usize, defaults::LIMIT);
         let json = serde_json::json!({
-            "windows": specs, "min_windows": q.min_windows, "min_cosine": q.min_cosine,
-            "limit": q.limit,
+            "windows": specs, "min_windows": min_windows, "min_cosine": min_cosine,
+            "limit": limit,
         });
         let a = self
             .investigator
-            .run(
+            .ask(
                 &caller,
                 "co-occurrence",
                 json,
-                move |s| s.co_occurrence(&q),
+                || {
+                    let windows = r
+                        .windows
+                        .into_iter()
+                        .map(|w| Ok(self.filter(Some(w))?.1))
+                        .collect::<Result<Vec<_>, Status>>()?;
+                    let q = store::CoOccurrence {
+                        windows,
+                        min_windows,
+                        min_cosine,
+                        limit,
+                    };
+                    Ok(move |s: &Store| s.co_occurrence(&q))
+                },
                 |a| a.result.len() as u64,
             )
             .await?;
@@ -508,26 +545,32 @@ impl Search for SearchService {
     ) -> Result<Response<v1::CompanionsResponse>, Status> {
         let caller = caller(&request);
         let r = request.into_inner();
-        let q = store::Companions {
-            subject: subject_from_wire(r.subject)?,
-            from_ms: r.from_ms,
-            to_ms: r.to_ms,
-            max_gap_ms: or(r.max_gap_ms, 60_000),
-            min_times: or(r.min_times as usize, 2),
-            min_cosine: or(r.min_cosine, store::DEFAULT_MIN_COSINE),
-            limit: or(r.limit as usize, 100),
-        };
+        let max_gap_ms = or(r.max_gap_ms, defaults::COMPANION_GAP_MS);
+        let min_times = or(r.min_times as usize, defaults::COMPANION_MIN_TIMES);
+        let min_cosine = or(r.min_cosine, store::DEFAULT_MIN_COSINE);
+        let limit = or(r.limit as usize, defaults::LIMIT);
         let json = serde_json::json!({
-            "subject": subject_json(&q.subject), "from": q.from_ms, "to": q.to_ms,
-            "max_gap_ms": q.max_gap_ms, "min_times": q.min_times, "limit": q.limit,
+            "subject": subject_sent(r.subject.as_ref()), "from": r.from_ms, "to": r.to_ms,
+            "max_gap_ms": max_gap_ms, "min_times": min_times, "limit": limit,
         });
         let a = self
             .investigator
-            .run(
+            .ask(
                 &caller,
                 "companions",
                 json,
-                move |s| s.companions(&q),
+                || {
+                    let q = store::Companions {
+                        subject: subject_from_wire(r.subject)?,
+                        from_ms: r.from_ms,
+                        to_ms: r.to_ms,
+                        max_gap_ms,
+                        min_times,
+                        min_cosine,
+                        limit,
+                    };
+                    Ok(move |s: &Store| s.companions(&q))
+                },
                 |a| a.result.len() as u64,
             )
             .await?;
@@ -543,18 +586,20 @@ impl Search for SearchService {
     ) -> Result<Response<v1::FirstEntryResponse>, Status> {
         let caller = caller(&request);
         let r = request.into_inner();
-        let (spec, f) = self.filter(r.region)?;
-        let limit = or(r.limit as usize, 100);
+        let limit = or(r.limit as usize, defaults::LIMIT);
         let json = serde_json::json!({
-            "region": spec, "lookback_ms": r.lookback_ms, "limit": limit,
+            "region": sent(r.region.as_ref()), "lookback_ms": r.lookback_ms, "limit": limit,
         });
         let a = self
             .investigator
-            .run(
+            .ask(
                 &caller,
                 "first-entry",
                 json,
-                move |s| s.first_entry(&f, r.lookback_ms, limit),
+                || {
+                    let (_, f) = self.filter(r.region)?;
+                    Ok(move |s: &Store| s.first_entry(&f, r.lookback_ms, limit))
+                },
                 |a| a.result.len() as u64,
             )
             .await?;
@@ -570,25 +615,30 @@ impl Search for SearchService {
     ) -> Result<Response<v1::ClonedPlatesResponse>, Status> {
         let caller = caller(&request);
         let r = request.into_inner();
-        let (spec, filter) = self.filter(r.filter)?;
-        let q = store::ClonedPlates {
-            filter,
-            max_speed_kmh: or(r.max_speed_kmh, 150.0),
-            tolerance_ms: or(r.tolerance_ms, 30_000),
-            min_support: or(r.min_support as usize, 1),
-            limit: or(r.limit as usize, 100),
-        };
+        let max_speed_kmh = or(r.max_speed_kmh, defaults::CLONE_MAX_SPEED_KMH);
+        let tolerance_ms = or(r.tolerance_ms, defaults::CLONE_TOLERANCE_MS);
+        let min_support = or(r.min_support as usize, defaults::CLONE_MIN_SUPPORT);
+        let limit = or(r.limit as usize, defaults::LIMIT);
         let json = serde_json::json!({
-            "filter": spec, "max_speed_kmh": q.max_speed_kmh, "tolerance_ms": q.tolerance_ms,
-            "min_support": q.min_support, "limit": q.limit,
+            "filter": sent(r.filter.as_ref()), "max_speed_kmh": max_speed_kmh,
+            "tolerance_ms": tolerance_ms, "min_support": min_support, "limit": limit,
         });
         let a = self
             .investigator
-            .run(
+            .ask(
                 &caller,
                 "cloned-plates",
                 json,
-                move |s| s.cloned_plates(&q),
+                || {
+                    let q = store::ClonedPlates {
+                        filter: self.filter(r.filter)?.1,
+                        max_speed_kmh,
+                        tolerance_ms,
+                        min_support,
+                        limit,
+                    };
+                    Ok(move |s: &Store| s.cloned_plates(&q))
+                },
                 |a| a.result.len() as u64,
             )
             .await?;
@@ -605,41 +655,47 @@ impl Search for SearchService {
         use v1::similar_request::Probe as P;
         let caller = caller(&request);
         let r = request.into_inner();
-        let (spec, f) = self.filter(r.filter)?;
-        let (probe, probe_json) = match r.probe {
+        let probe_json = match &r.probe {
             Some(P::Sighting(k)) => {
-                let k = key_from_wire(Some(k), "sighting")?;
-                let j = serde_json::json!({ "sighting": k.to_string() });
-                (store::Probe::Sighting(k), j)
+                serde_json::json!({ "sighting": format!("{}#{}", k.origin, k.seq) })
             }
-            Some(P::Embedding(b)) => {
-                let e = base::Embedding::from_bytes(&b).ok_or_else(|| {
-                    Status::invalid_argument(format!(
-                        "embedding: expected {} bytes, got {}",
-                        base::Embedding::DIM,
-                        b.len()
-                    ))
-                })?;
-                (
-                    store::Probe::Embedding(Box::new(e)),
-                    serde_json::json!("embedding"),
-                )
-            }
-            None => {
-                return Err(Status::invalid_argument(
-                    "probe: a sighting or an embedding is required",
-                ))
-            }
+            Some(P::Embedding(_)) => serde_json::json!("embedding"),
+            None => serde_json::Value::Null,
         };
-        let limit = or(r.limit as usize, 20);
-        let json = serde_json::json!({ "probe": probe_json, "filter": spec, "limit": limit });
+        let limit = or(r.limit as usize, defaults::SIMILAR_LIMIT);
+        let json = serde_json::json!({
+            "probe": probe_json, "filter": sent(r.filter.as_ref()), "limit": limit,
+        });
         let a = self
             .investigator
-            .run(
+            .ask(
                 &caller,
                 "similar",
                 json,
-                move |s| s.similar(&probe, &f, limit),
+                || {
+                    let (_, f) = self.filter(r.filter)?;
+                    let probe = match r.probe {
+                        Some(P::Sighting(k)) => {
+                            store::Probe::Sighting(key_from_wire(Some(k), "sighting")?)
+                        }
+                        Some(P::Embedding(b)) => {
+                            let e = base::Embedding::from_bytes(&b).ok_or_else(|| {
+                                Status::invalid_argument(format!(
+                                    "embedding: expected {} bytes, got {}",
+                                    base::Embedding::DIM,
+                                    b.len()
+                                ))
+                            })?;
+                            store::Probe::Embedding(Box::new(e))
+                        }
+                        None => {
+                            return Err(Status::invalid_argument(
+                                "probe: a sighting or an embedding is required",
+                            ))
+                        }
+                    };
+                    Ok(move |s: &Store| s.similar(&probe, &f, limit))
+                },
                 |a| a.result.len() as u64,
             )
             .await?;

@@ -83,7 +83,7 @@ pub fn arm_stored(store: &Store, regions: &Regions) -> Result<usize, store::Erro
 }
 
 impl Investigator {
-    /// Stores and arms a watchlist (audited as `watchlist-add`).
+    /// Stores and arms a watchlist (audited as `watchlist-add`, refusals too).
     pub async fn add_watchlist(
         &self,
         caller: &str,
@@ -91,21 +91,26 @@ impl Investigator {
         spec: FilterSpec,
     ) -> Result<Listed, Status> {
         let spec = timeless(spec);
-        let filter = self.regions.resolve(&spec)?;
-        let stored = stored_json(&spec);
         let json = serde_json::json!({ "name": name, "filter": timeless_value(&spec) });
         let owner = caller.to_owned();
+        let (regions, asked) = (self.regions.clone(), spec.clone());
         let row = self
-            .run(
+            .ask(
                 caller,
                 "watchlist-add",
                 json,
-                move |s| {
-                    let id = s.add_watchlist(&name, &owner, &stored, filter)?;
-                    s.watchlists()?
-                        .into_iter()
-                        .find(|w| w.id == id)
-                        .ok_or_else(|| store::Error::Query(format!("watchlist {name:?} vanished")))
+                move || {
+                    let filter = regions.resolve(&asked)?;
+                    let stored = stored_json(&asked);
+                    Ok(move |s: &Store| {
+                        let id = s.add_watchlist(&name, &owner, &stored, filter)?;
+                        s.watchlists()?
+                            .into_iter()
+                            .find(|w| w.id == id)
+                            .ok_or_else(|| {
+                                store::Error::Query(format!("watchlist {name:?} vanished"))
+                            })
+                    })
                 },
                 |_| 1,
             )
@@ -163,29 +168,43 @@ impl Investigator {
             .collect())
     }
 
-    /// Checks that every name in `lists` is a stored watchlist (so a typo is an error, not
-    /// silence).
-    pub async fn known_watchlists(&self, lists: &[String]) -> Result<(), Status> {
-        if lists.is_empty() {
-            return Ok(());
-        }
+    /// Stored alerts after `after` of the watchlists named in `lists` (all when empty), at
+    /// most `limit` (audited as `alerts` with `query`). An unknown name is refused (and
+    /// audited), so a typo is an error, not silence.
+    pub async fn alerts(
+        &self,
+        caller: &str,
+        query: serde_json::Value,
+        lists: Vec<String>,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<store::Alert>, Status> {
         let store = self.store.clone();
         let known = tokio::task::spawn_blocking(move || store.watchlists())
             .await
             .map_err(|e| Status::internal(e.to_string()))?
             .map_err(crate::investigate::store_status)?;
-        if let Some(unknown) = lists.iter().find(|n| !known.iter().any(|w| &w.name == *n)) {
-            let names: Vec<&str> = known.iter().map(|w| w.name.as_str()).collect();
-            return Err(Status::invalid_argument(format!(
-                "watchlists: no watchlist named {unknown:?}; there are: {}",
-                if names.is_empty() {
-                    "none".to_owned()
-                } else {
-                    names.join(", ")
+        self.ask(
+            caller,
+            "alerts",
+            query,
+            || {
+                if let Some(unknown) = lists.iter().find(|n| !known.iter().any(|w| &w.name == *n)) {
+                    let names: Vec<&str> = known.iter().map(|w| w.name.as_str()).collect();
+                    return Err(Status::invalid_argument(format!(
+                        "watchlists: no watchlist named {unknown:?}; there are: {}",
+                        if names.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            names.join(", ")
+                        }
+                    )));
                 }
-            )));
-        }
-        Ok(())
+                Ok(move |s: &Store| s.alerts(after, &lists, limit))
+            },
+            |a| a.len() as u64,
+        )
+        .await
     }
 }
 

@@ -2,7 +2,9 @@
 //! tokens): find by region and plate pattern, trajectory of a plate and co-occurrence across
 //! windows answer from the platform's store, each with its coverage (a camera that went offline
 //! during the window is named), bad filters are InvalidArgument with the reason, and every call
-//! leaves an audit row with the caller's name that only an admin can read over HTTP.
+//! leaves an audit row with the caller's name that only an admin can read over HTTP. Companions,
+//! first entry, cloned plates and similar vehicles answer seeded cases exactly over both APIs,
+//! and refused questions are audited with their reason.
 
 use base::{
     CameraHealth, CameraState, Embedding, HealthReport, PlateRead, PlateState, Sighting,
@@ -122,6 +124,12 @@ fn seed(city: &platform::Platform) {
             ],
         )
         .unwrap();
+    seed_health(city);
+}
+
+/// All cameras online for a day, then cam-c offline from 40 minutes after t0.
+fn seed_health(city: &platform::Platform) {
+    let t = t0();
     let cam = |name: &str, state, since_ms| CameraHealth {
         camera: name.into(),
         state,
@@ -322,16 +330,26 @@ async fn find_trajectory_and_co_occurrence_over_grpc_with_coverage_and_audit() {
         "cam-c went offline after the second window"
     );
 
-    // Every answered call left an audit row under the token's name.
+    // Every call left an audit row under the token's name, the refused one too.
     let rows = city.store().audit(0, i64::MAX, 100).unwrap();
     let kinds: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
-    assert_eq!(kinds, ["co-occurrence", "trajectory", "find"], "{rows:?}");
+    assert_eq!(
+        kinds,
+        ["co-occurrence", "trajectory", "find", "find"],
+        "{rows:?}"
+    );
     assert!(rows.iter().all(|r| r.caller == "ivy"));
-    assert_eq!(rows[2].results, 3);
+    assert_eq!((rows[3].results, rows[3].refused.as_deref()), (3, None));
     assert!(
-        rows[2].query_json.contains("old-town"),
+        rows[3].query_json.contains("old-town"),
         "{}",
-        rows[2].query_json
+        rows[3].query_json
+    );
+    assert_eq!(rows[2].results, 0);
+    assert!(
+        rows[2].refused.as_deref().unwrap().contains("harbour"),
+        "{:?}",
+        rows[2]
     );
     assert_eq!(rows[1].results, 3);
 
@@ -399,7 +417,12 @@ async fn find_trajectory_and_co_occurrence_over_grpc_with_coverage_and_audit() {
     assert!(bad.lines().next().unwrap().contains(" 400 "), "{bad}");
     assert!(bad.contains("classes"), "{bad}");
     let rows = city.store().audit(0, i64::MAX, 100).unwrap();
-    assert_eq!(rows.len(), 6, "{rows:?}");
+    assert_eq!(rows.len(), 8, "{rows:?}");
+    assert!(
+        rows[0].kind == "find" && rows[0].refused.as_deref().unwrap().contains("tank"),
+        "{:?}",
+        rows[0]
+    );
     city.shutdown().await;
 }
 
@@ -640,6 +663,13 @@ async fn watchlists_keep_alerting_with_no_one_listening_and_across_a_restart() {
         .into_inner();
     assert!(removed.removed);
     let audit = city2.store().audit(0, i64::MAX, 100).unwrap();
+    for why in ["exists already", "unknown region"] {
+        assert!(
+            audit.iter().any(|a| a.kind == "watchlist-add"
+                && a.refused.as_deref().is_some_and(|r| r.contains(why))),
+            "refusal {why:?} audited: {audit:?}"
+        );
+    }
     for kind in ["watchlist-add", "watchlists", "alerts", "watchlist-remove"] {
         assert!(
             audit.iter().any(|a| a.kind == kind && a.caller == "ivy"),
@@ -757,6 +787,612 @@ async fn watches_alert_on_matching_sightings_as_they_arrive() {
             .iter()
             .any(|a| a.kind == "watch" && a.caller == "ivy" && a.results == 2),
         "{audit:?}"
+    );
+    city.shutdown().await;
+}
+
+/// A plateless white SUV whose appearance embedding has `components`.
+fn suv(camera: &str, t: i64, components: [i8; Embedding::DIM]) -> Sighting {
+    Sighting {
+        embedding: Some(Embedding::from_components(components)),
+        ..white_suv(camera, t)
+    }
+}
+
+/// The embedding `white_suv` carries, and one close to it (cosine ≈ 0.9999) and one far from
+/// it (second half negated: cosine ≈ 0).
+fn embeddings() -> [[i8; Embedding::DIM]; 3] {
+    let mut probe = [0i8; Embedding::DIM];
+    for (i, x) in probe.iter_mut().enumerate() {
+        *x = ((i * 37 % 200) as i32 - 100) as i8;
+    }
+    let (mut near, mut far) = (probe, probe);
+    for i in (0..Embedding::DIM).step_by(10) {
+        near[i] += 3;
+    }
+    for x in &mut far[Embedding::DIM / 2..] {
+        *x = -*x;
+    }
+    [probe, near, far]
+}
+
+/// Sightings whose answers are known, at minutes from `t0()`:
+///
+/// - companions: 晋A00001 at cam-a 0, cam-b 10, cam-c 30; 晋B00002 20–30 s after it at cam-a and
+///   cam-b (a companion, twice); 晋C00003 once at cam-a 40 s after it (once is not enough).
+/// - first entry into the old town (cam-a, cam-b) during 40–50 with an hour's lookback:
+///   晋E00005 (cam-b 42; seen before only 90 minutes earlier), 晋G00007 (cam-a 46; seen in the
+///   lookback, but at cam-c, outside the old town); not 晋F00006 (cam-a 44, and at cam-a 10).
+/// - a cloned plate: 晋K00008 at cam-a 52 and cam-c 54, 22 km apart in 2 minutes.
+/// - similar vehicles: the probe SUV at cam-b 5, one that looks like it at cam-c 25 and one
+///   that does not at cam-a 26.
+///
+/// Returns the recorded sightings by name.
+fn seed_cases(city: &platform::Platform) -> std::collections::HashMap<&'static str, Sighting> {
+    let t = t0();
+    let s = |m: f64| t + (m * MIN as f64) as i64;
+    let [probe, near, far] = embeddings();
+    let named: Vec<(&'static str, Sighting)> = vec![
+        ("A@a", sighting("cam-a", s(0.0), Some("晋A00001"))),
+        ("B@a", sighting("cam-a", s(20.0 / 60.0), Some("晋B00002"))),
+        ("C@a", sighting("cam-a", s(40.0 / 60.0), Some("晋C00003"))),
+        ("probe", suv("cam-b", s(5.0), probe)),
+        ("A@b", sighting("cam-b", s(10.0), Some("晋A00001"))),
+        ("F@a-before", sighting("cam-a", s(10.0), Some("晋F00006"))),
+        ("B@b", sighting("cam-b", s(10.5), Some("晋B00002"))),
+        ("G@c-before", sighting("cam-c", s(20.0), Some("晋G00007"))),
+        ("near", suv("cam-c", s(25.0), near)),
+        ("far", suv("cam-a", s(26.0), far)),
+        ("A@c", sighting("cam-c", s(30.0), Some("晋A00001"))),
+        (
+            "E@a-long-ago",
+            sighting("cam-a", s(-90.0), Some("晋E00005")),
+        ),
+        ("E@b", sighting("cam-b", s(42.0), Some("晋E00005"))),
+        ("F@a", sighting("cam-a", s(44.0), Some("晋F00006"))),
+        ("G@a", sighting("cam-a", s(46.0), Some("晋G00007"))),
+        ("K@a", sighting("cam-a", s(52.0), Some("晋K00008"))),
+        ("K@c", sighting("cam-c", s(54.0), Some("晋K00008"))),
+    ];
+    let recorded = city
+        .store()
+        .record("edge-1", named.iter().map(|(_, s)| s.clone()).collect())
+        .unwrap();
+    named.iter().map(|(n, _)| *n).zip(recorded).collect()
+}
+
+async fn investigator_client(
+    dir: &std::path::Path,
+    city: &platform::Platform,
+) -> v1::search_client::SearchClient<tonic::transport::Channel> {
+    let tls = uplink::tls::client_ca_only(&dir.join("pki/ca.pem")).unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(city.url())
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    v1::search_client::SearchClient::new(channel)
+}
+
+fn wire_key(s: &Sighting) -> v1::SightingKey {
+    v1::SightingKey {
+        origin: s.key.origin.clone(),
+        seq: s.key.seq,
+    }
+}
+
+/// The JSON body of an HTTP response, after checking its status line.
+fn json_body(response: &str, status: &str) -> serde_json::Value {
+    let first = response.lines().next().unwrap_or_default();
+    assert!(first.contains(&format!(" {status} ")), "{response}");
+    let (_, body) = response.split_once("\r\n\r\n").expect(response);
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+/// cam-c went offline 40 minutes after t0 (`seed`'s health): the one gap of every window that
+/// covers cam-c until t0 + 60 min.
+fn assert_cam_c_offline(gaps: &[v1::Gap]) {
+    let t = t0();
+    let got: Vec<(&str, &str, i64, i64)> = gaps
+        .iter()
+        .map(|g| (g.camera.as_str(), g.state.as_str(), g.from_ms, g.to_ms))
+        .collect();
+    assert_eq!(got, [("cam-c", "offline", t + 40 * MIN, t + 60 * MIN)]);
+}
+
+/// Companions, first entry, cloned plates and similar vehicles over gRPC: each exact answer
+/// of known sightings, with its coverage, and each call audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn companions_first_entry_clones_and_similar_over_grpc() {
+    let dir = tempfile::tempdir().unwrap();
+    let city = city(dir.path()).await;
+    seed_health(&city);
+    let k = seed_cases(&city);
+    let mut search = investigator_client(dir.path(), &city).await;
+    let t = t0();
+
+    // Companions of 晋A00001: 晋B00002 twice at two cameras; 晋C00003 once is not enough.
+    let companions = search
+        .companions(ask(v1::CompanionsRequest {
+            subject: Some(v1::Subject {
+                subject: Some(v1::subject::Subject::Plate("晋A00001".into())),
+            }),
+            from_ms: t - 60 * MIN,
+            to_ms: t + 60 * MIN,
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        companions.companions,
+        [v1::Companion {
+            plate: "晋B00002".into(),
+            times: 2,
+            cameras: 2,
+            sightings: vec![wire_key(&k["B@a"]), wire_key(&k["B@b"])],
+        }]
+    );
+    let cov = companions.coverage.unwrap();
+    assert_eq!(
+        cov.cameras,
+        ["cam-a", "cam-b", "cam-c"],
+        "the subject's cameras"
+    );
+    assert_cam_c_offline(&cov.gaps);
+    // Together once is enough when asked.
+    let once = search
+        .companions(ask(v1::CompanionsRequest {
+            subject: Some(v1::Subject {
+                subject: Some(v1::subject::Subject::Plate("晋A00001".into())),
+            }),
+            from_ms: t - 60 * MIN,
+            to_ms: t + 60 * MIN,
+            min_times: 1,
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let plates: Vec<&str> = once.companions.iter().map(|c| c.plate.as_str()).collect();
+    assert_eq!(plates, ["晋B00002", "晋C00003"]);
+
+    // First entry into the old town during 40–50 minutes, an hour's lookback.
+    let entries = search
+        .first_entry(ask(v1::FirstEntryRequest {
+            region: Some(v1::Filter {
+                regions: vec!["old-town".into()],
+                ..window(t + 40 * MIN, t + 50 * MIN, &[])
+            }),
+            lookback_ms: 60 * MIN,
+            limit: 0,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        entries.entries,
+        [
+            v1::Entry {
+                plate: "晋E00005".into(),
+                sighting: Some(wire_key(&k["E@b"])),
+                camera: "cam-b".into(),
+                pass_time_ms: t + 42 * MIN,
+            },
+            v1::Entry {
+                plate: "晋G00007".into(),
+                sighting: Some(wire_key(&k["G@a"])),
+                camera: "cam-a".into(),
+                pass_time_ms: t + 46 * MIN,
+            },
+        ]
+    );
+    let cov = entries.coverage.unwrap();
+    assert_eq!(cov.cameras, ["cam-a", "cam-b"]);
+    assert_eq!(
+        (cov.from_ms, cov.to_ms),
+        (t - 20 * MIN, t + 50 * MIN),
+        "lookback included"
+    );
+    assert!(cov.gaps.is_empty(), "{:?}", cov.gaps);
+
+    // Cloned plates anywhere in the last hours: only 晋K00008, 22 km in 2 minutes.
+    let clones = search
+        .cloned_plates(ask(v1::ClonedPlatesRequest {
+            filter: Some(window(t - 100 * MIN, t + 60 * MIN, &[])),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(clones.plates.len(), 1, "{:?}", clones.plates);
+    let p = &clones.plates[0];
+    assert_eq!((p.plate.as_str(), p.sightings), ("晋K00008", 2));
+    assert_eq!(p.evidence.len(), 1, "{:?}", p.evidence);
+    let e = &p.evidence[0];
+    assert_eq!(e.kind, "speed");
+    assert_eq!(
+        (e.a.clone(), e.b.clone()),
+        (Some(wire_key(&k["K@a"])), Some(wire_key(&k["K@c"])))
+    );
+    assert_eq!(
+        (e.a_camera.as_str(), e.b_camera.as_str()),
+        ("cam-a", "cam-c")
+    );
+    assert!((e.km - 22.24).abs() < 0.05, "{e:?}");
+    assert_eq!(e.seconds, 120.0);
+    // 22.24 km over 2 minutes plus the default 30 s of tolerance.
+    assert!((e.kmh - 533.7).abs() < 1.0, "{e:?}");
+    let cov = clones.coverage.unwrap();
+    assert!(cov.all_cameras);
+    assert_cam_c_offline(&cov.gaps);
+    // A car at 600 km/h is possible for this question: no suspect.
+    let none = search
+        .cloned_plates(ask(v1::ClonedPlatesRequest {
+            filter: Some(window(t - 100 * MIN, t + 60 * MIN, &[])),
+            max_speed_kmh: 600.0,
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(none.plates.is_empty(), "{:?}", none.plates);
+
+    // Similar to the probe SUV: the look-alike first, the other after; the probe left out.
+    let similar = search
+        .similar(ask(v1::SimilarRequest {
+            probe: Some(v1::similar_request::Probe::Sighting(wire_key(&k["probe"]))),
+            filter: Some(window(t - 60 * MIN, t + 60 * MIN, &[])),
+            limit: 0,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let got: Vec<(Sighting, f32)> = similar
+        .sightings
+        .into_iter()
+        .map(|s| (s.sighting.unwrap().try_into().unwrap(), s.cosine))
+        .collect();
+    let keys: Vec<String> = got.iter().map(|(s, _)| s.key.to_string()).collect();
+    assert_eq!(keys, [k["near"].key.to_string(), k["far"].key.to_string()]);
+    assert!(got[0].1 > 0.999, "{}", got[0].1);
+    assert!(got[1].1.abs() < 0.01, "{}", got[1].1);
+    assert_eq!(got[0].0.camera, "cam-c");
+    let cov = similar.coverage.unwrap();
+    assert!(cov.all_cameras);
+    assert_cam_c_offline(&cov.gaps);
+    // The same by the probe's embedding: the probe itself is then the best match.
+    let by_embedding = search
+        .similar(ask(v1::SimilarRequest {
+            probe: Some(v1::similar_request::Probe::Embedding(
+                Embedding::from_components(embeddings()[0])
+                    .to_bytes()
+                    .to_vec(),
+            )),
+            filter: Some(window(t - 60 * MIN, t + 60 * MIN, &["cam-b", "cam-c"])),
+            limit: 0,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let keys: Vec<String> = by_embedding
+        .sightings
+        .iter()
+        .map(|s| {
+            let k = s.sighting.as_ref().unwrap().key.as_ref().unwrap();
+            format!("{}#{}", k.origin, k.seq)
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        [k["probe"].key.to_string(), k["near"].key.to_string()]
+    );
+    assert_eq!(by_embedding.coverage.unwrap().cameras, ["cam-b", "cam-c"]);
+
+    let rows = city.store().audit(0, i64::MAX, 100).unwrap();
+    let kinds: Vec<(&str, u64)> = rows.iter().map(|r| (r.kind.as_str(), r.results)).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("similar", 2),
+            ("similar", 2),
+            ("cloned-plates", 0),
+            ("cloned-plates", 1),
+            ("first-entry", 2),
+            ("companions", 2),
+            ("companions", 1),
+        ]
+    );
+    assert!(rows
+        .iter()
+        .all(|r| r.caller == "ivy" && r.refused.is_none()));
+    assert!(
+        rows[4].query_json.contains("old-town"),
+        "{}",
+        rows[4].query_json
+    );
+    city.shutdown().await;
+}
+
+/// The same four questions over HTTP JSON: the same answers, each with its coverage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn companions_first_entry_clones_and_similar_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let city = city(dir.path()).await;
+    seed_health(&city);
+    let k = seed_cases(&city);
+    let (ca, http) = (dir.path().join("pki/ca.pem"), city.http_url());
+    let post = |path: &'static str, body: serde_json::Value| {
+        let (ca, http) = (ca.clone(), http.clone());
+        async move { https_post(&ca, &http, path, &body).await }
+    };
+    let key = |name: &str| serde_json::to_value(&k[name].key).unwrap();
+    let t = t0();
+    let offline = serde_json::json!([{
+        "camera": "cam-c", "from_ms": t + 40 * MIN, "to_ms": t + 60 * MIN, "state": "offline",
+        "degraded": [], "reason": "connection refused",
+    }]);
+
+    let companions = json_body(
+        &post(
+            "/api/v1/companions",
+            serde_json::json!({ "plate": "晋A00001", "from": t - 60 * MIN, "to": t + 60 * MIN }),
+        )
+        .await,
+        "200",
+    );
+    assert_eq!(
+        companions["result"],
+        serde_json::json!([{
+            "plate": "晋B00002", "times": 2, "cameras": 2, "sightings": [key("B@a"), key("B@b")],
+        }])
+    );
+    assert_eq!(
+        companions["coverage"]["cameras"],
+        serde_json::json!(["cam-a", "cam-b", "cam-c"])
+    );
+    assert_eq!(companions["coverage"]["gaps"], offline);
+
+    let entries = json_body(
+        &post(
+            "/api/v1/first-entry",
+            serde_json::json!({
+                "region": { "from": t + 40 * MIN, "to": t + 50 * MIN, "regions": ["old-town"] },
+                "lookback_ms": 60 * MIN,
+            }),
+        )
+        .await,
+        "200",
+    );
+    assert_eq!(
+        entries["result"],
+        serde_json::json!([
+            { "plate": "晋E00005", "sighting": key("E@b"), "camera": "cam-b",
+              "pass_time_ms": t + 42 * MIN },
+            { "plate": "晋G00007", "sighting": key("G@a"), "camera": "cam-a",
+              "pass_time_ms": t + 46 * MIN },
+        ])
+    );
+    assert_eq!(
+        entries["coverage"],
+        serde_json::json!({
+            "cameras": ["cam-a", "cam-b"], "from_ms": t - 20 * MIN, "to_ms": t + 50 * MIN,
+            "gaps": [],
+        })
+    );
+
+    let clones = json_body(
+        &post(
+            "/api/v1/cloned-plates",
+            serde_json::json!({ "filter": { "from": t - 100 * MIN, "to": t + 60 * MIN } }),
+        )
+        .await,
+        "200",
+    );
+    let plates = clones["result"].as_array().unwrap();
+    assert_eq!(plates.len(), 1, "{clones}");
+    assert_eq!(plates[0]["plate"], "晋K00008");
+    let evidence = &plates[0]["evidence"];
+    assert_eq!(evidence.as_array().unwrap().len(), 1, "{clones}");
+    let e = &evidence[0];
+    assert_eq!(
+        (
+            &e["kind"],
+            &e["from"],
+            &e["to"],
+            &e["from_camera"],
+            &e["to_camera"],
+            &e["seconds"]
+        ),
+        (
+            &serde_json::json!("speed"),
+            &key("K@a"),
+            &key("K@c"),
+            &serde_json::json!("cam-a"),
+            &serde_json::json!("cam-c"),
+            &serde_json::json!(120.0)
+        )
+    );
+    assert!((e["km"].as_f64().unwrap() - 22.24).abs() < 0.05, "{e}");
+    assert_eq!(
+        clones["coverage"]["cameras"],
+        serde_json::Value::Null,
+        "every camera"
+    );
+    assert_eq!(clones["coverage"]["gaps"], offline);
+
+    let similar = json_body(
+        &post(
+            "/api/v1/similar",
+            serde_json::json!({
+                "sighting": k["probe"].key.to_string(),
+                "filter": { "from": t - 60 * MIN, "to": t + 60 * MIN, "classes": ["suv"] },
+            }),
+        )
+        .await,
+        "200",
+    );
+    let got: Vec<(serde_json::Value, f64)> = similar["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["sighting"]["key"].clone(), s["cosine"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(got.len(), 2, "{similar}");
+    assert_eq!((&got[0].0, &got[1].0), (&key("near"), &key("far")));
+    assert!(got[0].1 > 0.999 && got[1].1.abs() < 0.01, "{got:?}");
+    assert_eq!(similar["coverage"]["gaps"], offline);
+
+    // Each audited under the token's name, as the gRPC calls are.
+    let rows = city.store().audit(0, i64::MAX, 100).unwrap();
+    let kinds: Vec<(&str, u64)> = rows.iter().map(|r| (r.kind.as_str(), r.results)).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("similar", 2),
+            ("cloned-plates", 1),
+            ("first-entry", 2),
+            ("companions", 1)
+        ]
+    );
+    assert!(rows
+        .iter()
+        .all(|r| r.caller == "ivy" && r.refused.is_none()));
+    city.shutdown().await;
+}
+
+/// Questions refused as asked (unknown region, bad plate pattern, empty range, unknown code,
+/// a body that is not the question, a lookback the store refuses) are audited like answered
+/// ones, over gRPC and HTTP alike: 0 results, the question as far as it could be read, and the
+/// reason, which an admin reads back over HTTP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_questions_are_audited_with_their_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let city = city(dir.path()).await;
+    let mut search = investigator_client(dir.path(), &city).await;
+    let (ca, http) = (dir.path().join("pki/ca.pem"), city.http_url());
+    let t = t0();
+
+    // gRPC: an unknown region, an unknown class code, a lookback of zero (refused by the store).
+    let e = search
+        .find(ask(v1::FindRequest {
+            filter: Some(v1::Filter {
+                regions: vec!["harbour".into()],
+                ..window(t, t + MIN, &[])
+            }),
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    let e = search
+        .cloned_plates(ask(v1::ClonedPlatesRequest {
+            filter: Some(v1::Filter {
+                classes: vec![VehicleClass::Suv.code(), 99],
+                ..window(t, t + MIN, &[])
+            }),
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    let e = search
+        .first_entry(ask(v1::FirstEntryRequest {
+            region: Some(window(t, t + MIN, &["cam-a"])),
+            lookback_ms: 0,
+            limit: 0,
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+
+    // HTTP: a bad plate pattern, an empty range, a body without its filter.
+    for (path, body, field) in [
+        (
+            "/api/v1/find",
+            serde_json::json!({ "filter": { "from": t, "to": t + MIN, "plate": "晋M-12" } }),
+            "plate pattern",
+        ),
+        (
+            "/api/v1/first-entry",
+            serde_json::json!({ "region": { "from": t, "to": t }, "lookback_ms": MIN }),
+            "time range is empty",
+        ),
+        (
+            "/api/v1/cloned-plates",
+            serde_json::json!({ "max_speed_kmh": 90 }),
+            "missing field `filter`",
+        ),
+    ] {
+        let r = https_post(&ca, &http, path, &body).await;
+        assert!(r.lines().next().unwrap().contains(" 400 "), "{r}");
+        assert!(r.contains(field), "{path}: {r}");
+    }
+
+    // The admin reads them back, newest first, each with its reason.
+    let log = uplink::tls::https_get(&ca, &http, "/api/v1/audit", Some(ADMIN))
+        .await
+        .unwrap();
+    let rows: Vec<store::AuditEntry> = serde_json::from_value(json_body(&log, "200")).unwrap();
+    let got: Vec<(&str, &str, u64)> = rows
+        .iter()
+        .map(|r| (r.kind.as_str(), r.caller.as_str(), r.results))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("cloned-plates", "ivy", 0),
+            ("first-entry", "ivy", 0),
+            ("find", "ivy", 0),
+            ("first-entry", "ivy", 0),
+            ("cloned-plates", "ivy", 0),
+            ("find", "ivy", 0),
+        ]
+    );
+    let reason = |i: usize| rows[i].refused.as_deref().unwrap_or_default();
+    let query =
+        |i: usize| -> serde_json::Value { serde_json::from_str(&rows[i].query_json).unwrap() };
+    // The body as sent, and why it is not a question.
+    assert!(
+        reason(0).contains("missing field `filter`"),
+        "{:?}",
+        rows[0]
+    );
+    assert_eq!(query(0), serde_json::json!({ "max_speed_kmh": 90 }));
+    assert!(reason(1).contains("time range is empty"), "{:?}", rows[1]);
+    assert_eq!(query(1)["region"]["to"], t);
+    assert!(
+        reason(2).contains("plate pattern \"晋M-12\""),
+        "{:?}",
+        rows[2]
+    );
+    assert_eq!(query(2)["filter"]["plate"], "晋M-12");
+    assert!(reason(3).contains("lookback"), "{:?}", rows[3]);
+    assert_eq!(query(3)["lookback_ms"], 0);
+    // An unknown code stays a number next to the names that could be read.
+    assert!(
+        reason(4).contains("classes: unknown code 99"),
+        "{:?}",
+        rows[4]
+    );
+    assert_eq!(
+        query(4)["filter"]["classes"],
+        serde_json::json!(["suv", "99"])
+    );
+    assert!(
+        reason(5).contains("unknown region \"harbour\"") && reason(5).contains("old-town"),
+        "{:?}",
+        rows[5]
+    );
+    assert_eq!(
+        query(5)["filter"]["regions"],
+        serde_json::json!(["harbour"])
+    );
+    assert!(
+        log.contains("\"refused\":"),
+        "the reason is in the admin's JSON: {log}"
     );
     city.shutdown().await;
 }

@@ -1,7 +1,9 @@
 //! The audit log of investigators' searches: who asked what, when, and how many results came
 //! back. One row per call, appended by the platform's search API (gRPC and HTTP) and read back
-//! by admins (`/api/v1/audit`). The table is append-only; rows are never updated, and are kept
-//! as long as the database (retention of the log is the operator's decision, not the search's).
+//! by admins (`/api/v1/audit`); a call that got no answer (a bad question, a failed store) has
+//! its row too, with 0 results and the reason in `refused`. The table is append-only; rows are
+//! never updated, and are kept as long as the database (retention of the log is the operator's
+//! decision, not the search's).
 //!
 //! Cost: one small insert per search call, in its own statement; reads scan `audit_by_time`.
 
@@ -16,14 +18,20 @@ CREATE TABLE IF NOT EXISTS audit (
     caller     TEXT    NOT NULL,
     kind       TEXT    NOT NULL,
     query_json TEXT    NOT NULL,
-    results    INTEGER NOT NULL
+    results    INTEGER NOT NULL,
+    refused    TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_by_time ON audit (at_ms);
 "#;
 
 /// Creates the audit table (idempotent; run at every open).
 pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(AUDIT_SCHEMA)
+    conn.execute_batch(AUDIT_SCHEMA)?;
+    // Logs made before refusals were recorded gain the column (NULL: those were answered).
+    if conn.prepare("SELECT refused FROM audit LIMIT 0").is_err() {
+        conn.execute_batch("ALTER TABLE audit ADD COLUMN refused TEXT")?;
+    }
+    Ok(())
 }
 
 /// One search call.
@@ -37,8 +45,12 @@ pub struct AuditEntry {
     pub kind: String,
     /// The question as JSON.
     pub query_json: String,
-    /// How many results the answer held (or the total, for paged searches).
+    /// How many results the answer held (or the total, for paged searches); 0 when refused.
     pub results: u64,
+    /// Why the call got no answer (the question as asked was refused, or the store failed);
+    /// `None` when it was answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 impl Store {
@@ -46,8 +58,8 @@ impl Store {
     pub fn audit_log(&self, e: &AuditEntry) -> Result<(), Error> {
         self.conn()
             .prepare_cached(
-                "INSERT INTO audit (at_ms, caller, kind, query_json, results)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO audit (at_ms, caller, kind, query_json, results, refused)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
             .and_then(|mut st| {
                 st.execute(params![
@@ -55,7 +67,8 @@ impl Store {
                     e.caller,
                     e.kind,
                     e.query_json,
-                    e.results as i64
+                    e.results as i64,
+                    e.refused
                 ])
             })
             .map_err(self.sql("write audit log"))?;
@@ -67,7 +80,7 @@ impl Store {
         let conn = self.conn();
         let mut st = conn
             .prepare_cached(
-                "SELECT at_ms, caller, kind, query_json, results FROM audit
+                "SELECT at_ms, caller, kind, query_json, results, refused FROM audit
                  WHERE at_ms >= ?1 AND at_ms < ?2 ORDER BY at_ms DESC, id DESC LIMIT ?3",
             )
             .map_err(self.sql("read audit log"))?;
@@ -79,6 +92,7 @@ impl Store {
                     kind: r.get(2)?,
                     query_json: r.get(3)?,
                     results: r.get::<_, i64>(4)? as u64,
+                    refused: r.get(5)?,
                 })
             })
             .map_err(self.sql("read audit log"))?
@@ -103,6 +117,7 @@ mod tests {
                     kind: kind.into(),
                     query_json: "{}".into(),
                     results: at as u64,
+                    refused: (kind == "similar").then(|| "no sighting e#9".into()),
                 })
                 .unwrap();
         }
@@ -110,6 +125,48 @@ mod tests {
         let kinds: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
         assert_eq!(kinds, ["similar", "trajectory"]);
         assert_eq!(rows[0].results, 30);
+        assert_eq!(rows[0].refused.as_deref(), Some("no sighting e#9"));
+        assert_eq!(rows[1].refused, None);
         assert_eq!(store.audit(0, 100, 1).unwrap().len(), 1);
+    }
+
+    /// A log written before refusals were recorded gains the column on open, keeps its rows
+    /// (as answered), and opening again changes nothing.
+    #[test]
+    fn old_audit_logs_gain_the_refused_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE audit (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,
+                     caller TEXT NOT NULL, kind TEXT NOT NULL, query_json TEXT NOT NULL,
+                     results INTEGER NOT NULL);
+                 INSERT INTO audit (at_ms, caller, kind, query_json, results)
+                     VALUES (5, 'ivy', 'find', '{}', 3);",
+            )
+            .unwrap();
+        }
+        for _ in 0..2 {
+            let store = Store::open(&path).unwrap();
+            let rows = store.audit(0, 100, 10).unwrap();
+            assert_eq!(rows.len(), 1);
+            assert_eq!((rows[0].results, rows[0].refused.clone()), (3, None));
+        }
+        let store = Store::open(&path).unwrap();
+        store
+            .audit_log(&AuditEntry {
+                at_ms: 6,
+                caller: "ivy".into(),
+                kind: "find".into(),
+                query_json: "{}".into(),
+                results: 0,
+                refused: Some("unknown region".into()),
+            })
+            .unwrap();
+        assert_eq!(
+            store.audit(0, 100, 1).unwrap()[0].refused.as_deref(),
+            Some("unknown region")
+        );
     }
 }

@@ -2,7 +2,8 @@
 //! companions, first-entry, clones, similar) against a platform over gRPC, as readable tables
 //! or JSON lines. Every answer ends with its coverage: which cameras in scope were offline or
 //! degraded during the window, so a sighting that is missing there is read as "not seen", not
-//! "not there". Plain `xueliang search --from … --class …` (no operation) is the v1 search in
+//! "not there". `find` pages: a page that is not the last ends with `next page: --cursor …`
+//! (`next_cursor` in the JSON trailer), and `--cursor` asks for that page. Plain `xueliang search --from … --class …` (no operation) is the v1 search in
 //! `search.rs`.
 
 use anyhow::{bail, Context};
@@ -116,6 +117,10 @@ pub struct FindArgs {
     /// At most this many sightings.
     #[arg(long, default_value_t = 50)]
     limit: u32,
+    /// The next page of the same question: the cursor the previous page printed
+    /// (`next page: --cursor …`, or `next_cursor` in `--json`).
+    #[arg(long, allow_hyphen_values = true)]
+    cursor: Option<String>,
 }
 
 /// A plate or a sighting (`origin#seq`).
@@ -282,7 +287,7 @@ pub fn run(op: Op) -> anyhow::Result<()> {
             let request = v1::FindRequest {
                 filter: Some(a.filter.wire(now)?),
                 limit: a.limit,
-                cursor: String::new(),
+                cursor: a.cursor.unwrap_or_default(),
             };
             let r = call(
                 &a.common,
@@ -291,11 +296,14 @@ pub fn run(op: Op) -> anyhow::Result<()> {
             )?;
             let sightings = decode(r.sightings)?;
             if a.common.json {
-                return json_lines(&sightings, r.coverage);
+                return json_lines(&sightings, r.coverage, &r.next_cursor);
             }
             crate::search::table(&sightings);
             println!("{} of {} matching sightings", sightings.len(), r.total);
             print_coverage(r.coverage.as_ref());
+            if !r.next_cursor.is_empty() {
+                println!("next page: --cursor {}", r.next_cursor);
+            }
         }
         Op::Trajectory(a) => {
             let request = v1::TrajectoryRequest {

@@ -1,6 +1,7 @@
 //! How investigator answers are shown: plates, sighting keys, vocabulary names, cloned-plate
 //! evidence as one line each, and the coverage, either as readable lines ("cameras offline or
-//! degraded during the window: …") or as the last JSON line `{"coverage": …}`. Only formatting;
+//! degraded during the window: …") or as the last JSON line `{"coverage": …}` (with `find`'s
+//! `next_cursor`). Only formatting;
 //! nothing here talks to a platform.
 
 use proto::v1;
@@ -43,18 +44,31 @@ pub(super) fn evidence(e: &v1::CloneEvidence) -> String {
     }
 }
 
+/// A page of sightings as JSON lines, then `{"coverage": …, "next_cursor": …}` (the cursor of
+/// the next page for `--cursor`, `null` after the last).
 pub(super) fn json_lines(
     sightings: &[base::Sighting],
     coverage: Option<v1::Coverage>,
+    next_cursor: &str,
 ) -> anyhow::Result<()> {
     for s in sightings {
         println!("{}", serde_json::to_string(s)?);
     }
-    json_coverage(coverage)
+    let next = Some(next_cursor).filter(|c| !c.is_empty());
+    println!(
+        "{}",
+        serde_json::json!({ "coverage": coverage_json(coverage), "next_cursor": next })
+    );
+    Ok(())
 }
 
 /// The coverage as the last JSON line: `{"coverage": {...}}`.
 pub(super) fn json_coverage(c: Option<v1::Coverage>) -> anyhow::Result<()> {
+    println!("{}", serde_json::json!({ "coverage": coverage_json(c) }));
+    Ok(())
+}
+
+fn coverage_json(c: Option<v1::Coverage>) -> serde_json::Value {
     let c = c.unwrap_or_default();
     let gaps: Vec<serde_json::Value> = c
         .gaps
@@ -71,13 +85,9 @@ pub(super) fn json_coverage(c: Option<v1::Coverage>) -> anyhow::Result<()> {
     } else {
         Some(&c.cameras)
     };
-    println!(
-        "{}",
-        serde_json::json!({ "coverage": {
-            "cameras": cameras, "from_ms": c.from_ms, "to_ms": c.to_ms, "gaps": gaps,
-        }})
-    );
-    Ok(())
+    serde_json::json!({
+        "cameras": cameras, "from_ms": c.from_ms, "to_ms": c.to_ms, "gaps": gaps,
+    })
 }
 
 /// The coverage as readable lines.

@@ -64,7 +64,8 @@ pub fn distance_km(a: (f64, f64), b: (f64, f64)) -> f64 {
 }
 
 impl Store {
-    /// Adds or replaces camera positions (one transaction).
+    /// Adds or replaces camera positions (one transaction). The cloned-plate pairs of a camera
+    /// that is new or moved are re-judged (its read sightings, once).
     pub fn put_cameras_geo(&self, cameras: &[CameraGeo]) -> Result<(), Error> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(self.sql("begin cameras_geo"))?;
@@ -75,13 +76,21 @@ impl Store {
                     c.camera, c.lat, c.lon
                 )));
             }
-            tx.prepare_cached(
-                "INSERT INTO cameras_geo (camera, county, lat, lon) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(camera) DO UPDATE SET county = excluded.county,
-                     lat = excluded.lat, lon = excluded.lon",
-            )
-            .and_then(|mut st| st.execute(params![c.camera, c.county, c.lat, c.lon]))
-            .map_err(self.sql("store cameras_geo"))?;
+            let moved = tx
+                .prepare_cached(
+                    "INSERT INTO cameras_geo (camera, county, lat, lon) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(camera) DO UPDATE SET county = excluded.county,
+                         lat = excluded.lat, lon = excluded.lon
+                     WHERE lat != excluded.lat OR lon != excluded.lon
+                         OR county != excluded.county",
+                )
+                .and_then(|mut st| st.execute(params![c.camera, c.county, c.lat, c.lon]))
+                .map_err(self.sql("store cameras_geo"))?;
+            // A camera placed or moved: its pairs may now be fast (or no longer).
+            if moved > 0 {
+                super::hops::refresh_camera(&tx, &c.camera)
+                    .map_err(self.sql("refresh plate hops"))?;
+            }
         }
         tx.commit().map_err(self.sql("commit cameras_geo"))
     }

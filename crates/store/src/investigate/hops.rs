@@ -24,8 +24,8 @@
 //! conflicting class families has a consecutive pair that differs in family. Limitation: a
 //! colour conflict reached only through neighbouring colours (white → grey → black) leaves no
 //! changed hop; the unscoped check then misses that colour evidence (class evidence and speed
-//! are unaffected). Camera positions learned after a sighting was stored do not make its old
-//! pairs fast.
+//! are unaffected). When a camera is placed or moved (`Store::put_cameras_geo`), the pairs of
+//! its read sightings are judged again.
 
 use base::{PlateState, Sighting, SightingKey, VehicleClass, VehicleColor};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -188,20 +188,52 @@ pub(crate) fn note(conn: &Connection, s: &Sighting) -> rusqlite::Result<()> {
     if s.plate.state != PlateState::Read {
         return Ok(());
     }
-    let (t, origin, seq) = (s.pass_time_ms, s.key.origin.as_str(), s.key.seq as i64);
     let me = Near {
-        origin: origin.to_owned(),
-        seq,
-        time: t,
+        origin: s.key.origin.clone(),
+        seq: s.key.seq as i64,
+        time: s.pass_time_ms,
         camera: s.camera.clone(),
         class: s.class,
         color: s.color,
     };
-    if let Some(prev) = neighbour(conn, plate, t, origin, seq, true)? {
-        put(conn, plate, &prev, &me)?;
+    around(conn, plate, &me)
+}
+
+/// Re-judges both pairs of every read sighting at `camera` (after its position changed).
+pub(crate) fn refresh_camera(conn: &Connection, camera: &str) -> rusqlite::Result<()> {
+    let mut st = conn.prepare(
+        "SELECT s.plate_text, s.origin, s.seq, s.pass_time, s.class, s.color
+         FROM sightings s INDEXED BY sightings_by_camera
+         WHERE s.camera = ?1 AND s.plate_state = ?2 AND s.plate_text IS NOT NULL",
+    )?;
+    let rows = st
+        .query_map(params![camera, PlateState::Read.code()], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                Near {
+                    origin: r.get(1)?,
+                    seq: r.get(2)?,
+                    time: r.get(3)?,
+                    camera: camera.to_owned(),
+                    class: VehicleClass::from_code(r.get(4)?),
+                    color: VehicleColor::from_code(r.get(5)?),
+                },
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for (plate, me) in rows {
+        around(conn, &plate, &me)?;
     }
-    if let Some(next) = neighbour(conn, plate, t, origin, seq, false)? {
-        put(conn, plate, &me, &next)?;
+    Ok(())
+}
+
+/// Judges `prev → me` and `me → next` for a read sighting `me` of `plate`.
+fn around(conn: &Connection, plate: &str, me: &Near) -> rusqlite::Result<()> {
+    if let Some(prev) = neighbour(conn, plate, me.time, &me.origin, me.seq, true)? {
+        put(conn, plate, &prev, me)?;
+    }
+    if let Some(next) = neighbour(conn, plate, me.time, &me.origin, me.seq, false)? {
+        put(conn, plate, me, &next)?;
     }
     Ok(())
 }
@@ -301,6 +333,29 @@ mod tests {
             )
             .unwrap();
         assert_eq!(hops(&store), 1);
+        // A pair at a camera placed later is judged when it is placed.
+        store
+            .record(
+                "e",
+                vec![
+                    plated("晋M77777", "c-north", at(0)),
+                    plated("晋M77777", "c-new", at(5)),
+                ],
+            )
+            .unwrap();
+        assert_eq!(hops(&store), 1, "no position yet");
+        let placed = crate::CameraGeo {
+            camera: "c-new".into(),
+            county: "河津市".into(),
+            lat: 35.6,
+            lon: 111.0,
+        };
+        store
+            .put_cameras_geo(std::slice::from_ref(&placed))
+            .unwrap();
+        assert_eq!(hops(&store), 2, "placed: c-north → c-new is fast");
+        store.put_cameras_geo(&[placed]).unwrap();
+        assert_eq!(hops(&store), 2, "unchanged: nothing to redo");
         let q = ClonedPlates {
             filter: Filter::between(at(-1), at(60)),
             max_speed_kmh: 150.0,
@@ -309,7 +364,7 @@ mod tests {
             limit: 10,
         };
         let before = store.cloned_plates(&q).unwrap().result;
-        assert_eq!(before.len(), 1);
+        assert_eq!(before.len(), 2);
         {
             let conn = store.conn();
             conn.execute_batch(
@@ -319,7 +374,7 @@ mod tests {
         }
         drop(store);
         let store = Store::open(&path).unwrap();
-        assert_eq!(hops(&store), 1, "rebuilt at open");
+        assert_eq!(hops(&store), 2, "rebuilt at open");
         assert_eq!(store.cloned_plates(&q).unwrap().result, before);
     }
 }

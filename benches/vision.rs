@@ -20,9 +20,9 @@ fn i420(width: u32, height: u32) -> base::Frame {
 }
 
 fn recorded_output() -> Vec<f32> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/testdata/bikes_frame110_output0_sparse.f32"
+    let path = format!(
+        "{}/testdata/bikes_frame110_output0_sparse.f32",
+        std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")
     );
     let raw = std::fs::read(path).expect("recorded tensor");
     let v: Vec<f32> = raw
@@ -42,7 +42,10 @@ fn recorded_output() -> Vec<f32> {
 
 /// The stored van crop (156×128 I420) and its detector box.
 fn van_crop() -> (base::Frame, base::BBox) {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/attr_van_f120.i420");
+    let path = format!(
+        "{}/testdata/attr_van_f120.i420",
+        std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")
+    );
     let data = std::fs::read(path).expect("stored crop");
     let frame = base::Frame::from_i420("bench", 0, 156, 128, data);
     let bbox = base::BBox {
@@ -119,7 +122,10 @@ fn bench(c: &mut Criterion) {
 }
 
 fn plate_image(name: &str) -> vision::plate::Image {
-    let path = format!("{}/testdata/plates/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/testdata/plates/{name}",
+        std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")
+    );
     vision::plate::Image::decode(&std::fs::read(path).expect("test image")).expect("decodes")
 }
 

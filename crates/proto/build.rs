@@ -2,7 +2,10 @@
 //! system `protoc` (Debian `protobuf-compiler`, installed by `deploy/setup.sh`).
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    // Read at run time, not baked in at compile time: a cached build script must still find the
+    // protos of the checkout that runs it.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR")?;
+    let root = std::path::Path::new(&manifest).join("../../proto");
     let files = [
         "sighting.proto",
         "health.proto",

@@ -48,7 +48,7 @@ mod tests {
     #[test]
     fn example_configs_parse() {
         for f in ["edge.toml", "county.toml", "city.toml"] {
-            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo"))
                 .join("../../deploy")
                 .join(f);
             let file = load(&path).unwrap_or_else(|e| panic!("{f}: {e:#}"));

@@ -24,7 +24,7 @@ use vision::{Attributes, TypeSource, TypeVote, VehicleClassifier, TYPE_CUT};
 use xueliang_vision as vision;
 
 fn testdata(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo"))
         .join("testdata")
         .join(name)
 }

@@ -30,7 +30,7 @@ struct Truth {
 }
 
 fn testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/plates")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("testdata/plates")
 }
 
 fn cases() -> Vec<(Case, Image)> {

@@ -82,6 +82,14 @@ fn load(path: &Path) -> anyhow::Result<Image> {
     Image::decode(&bytes).map_err(|e| anyhow::anyhow!("cannot decode {}: {e}", path.display()))
 }
 
+fn localiser_name(l: Localiser) -> &'static str {
+    match l {
+        Localiser::Detector => "detector",
+        Localiser::Fallback => "fallback",
+        Localiser::WeakDetector => "weak_detector",
+    }
+}
+
 fn colour_name(c: PlateColor) -> Option<&'static str> {
     (c != PlateColor::Unknown).then(|| c.name())
 }
@@ -105,6 +113,8 @@ struct Truth {
     state: String,
     /// clear | degraded | partial_cover | full_cover | none
     subset: String,
+    /// cloth | paper | mud | tape | blank (covered plates only)
+    cover: Option<String>,
     corners: Option<[[f32; 2]; 4]>,
     vehicle_box: [f32; 4],
 }
@@ -221,7 +231,8 @@ fn evaluate(reader: &mut PlateReader, dir: &Path, args: &Args) -> anyhow::Result
                 "greedy": o.greedy,
                 "conf": r.plate.char_confidences.iter().map(|c| round3(*c)).collect::<Vec<_>>(),
                 "colour": o.colour,
-                "source": o.localiser.map(|l| match l { Localiser::Detector => "detector", Localiser::Fallback => "fallback" }),
+                "source": o.localiser.map(localiser_name),
+                "evidence": r.evidence.map(|e| json!({"visible": e.visible, "text_cols": round3(e.text_cols), "smooth_cols": round3(e.smooth_cols), "texture": round3(e.plate_texture), "scene": round3(e.scene_sharpness)})),
                 "det_score": round3(r.detector_score),
                 "rows": r.rows,
                 "quad": r.corners.map(|q| q.map(|p| p.map(round1))),
@@ -364,6 +375,37 @@ fn metrics(truths: &[Truth], res: &[Outcome]) -> Value {
         "covered".into(),
         json!({"tp": tp, "fp": fp, "fn": fn_, "precision": ratio(tp, tp + fp), "recall": ratio(tp, tp + fn_)}),
     );
+    // Where the covered errors are: states per covered subset and cover kind (misses), and
+    // which other subsets were called covered (false alarms).
+    let mut by_cover = serde_json::Map::new();
+    for sub in ["partial_cover", "full_cover"] {
+        let mut covers: Vec<&str> = all
+            .iter()
+            .filter(|(g, _)| g.subset == sub)
+            .filter_map(|(g, _)| g.cover.as_deref())
+            .collect();
+        covers.sort_unstable();
+        covers.dedup();
+        for c in covers {
+            let s = of(&|g| g.subset == sub && g.cover.as_deref() == Some(c));
+            by_cover.insert(
+                format!("{sub}/{c}"),
+                Value::Object(state_counts(s.iter().map(|(_, o)| *o))),
+            );
+        }
+    }
+    m.insert("covered_by_cover".into(), Value::Object(by_cover));
+    let false_covered: serde_json::Map<String, Value> = ["clear", "degraded", "none"]
+        .iter()
+        .map(|sub| {
+            let n = all
+                .iter()
+                .filter(|(g, o)| g.subset == *sub && o.state == PlateState::Covered)
+                .count();
+            (sub.to_string(), json!(n))
+        })
+        .collect();
+    m.insert("false_covered".into(), Value::Object(false_covered));
     for sub in ["partial_cover", "full_cover", "none"] {
         let s = of(&|g| g.subset == sub);
         m.insert(

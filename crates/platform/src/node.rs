@@ -126,6 +126,8 @@ impl Platform {
             .with_regions(cfg.region.iter().map(|r| r.region()))
             .with_live(receiver.clone(), shutdown_rx.clone());
         let investigator = search.investigator();
+        // Coverage counts a camera whose edge went silent as unknown, as the overview does.
+        store.set_health_stale_after_ms(cfg.health_stale_after_s as i64 * 1000);
         // Before the uplink listens, so no sighting is committed unchecked.
         let armed =
             crate::watchlists::arm_stored(&store, &investigator.regions).map_err(|source| {

@@ -141,11 +141,16 @@ fn seed_health(city: &platform::Platform) {
         },
         ..Default::default()
     };
-    // All online for a day, then cam-c goes offline 40 minutes after t0.
-    for (at_ms, c_state, c_since) in [
-        (t - 86_400_000, CameraState::Online, t - 86_400_000),
-        (t + 45 * MIN, CameraState::Offline, t + 40 * MIN),
-    ] {
+    // All online for a day, then cam-c goes offline 40 minutes after t0. The edge reports
+    // every 30 s from three hours before t0 until now (a silent edge would leave its cameras
+    // unknown).
+    let now = base::now_ms();
+    for at_ms in (t - 180 * MIN..=now).step_by(30_000) {
+        let (c_state, c_since) = if at_ms >= t + 40 * MIN {
+            (CameraState::Offline, t + 40 * MIN)
+        } else {
+            (CameraState::Online, t - 86_400_000)
+        };
         city.store()
             .record_health(&HealthReport {
                 node: "edge-1".into(),

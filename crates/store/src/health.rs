@@ -54,8 +54,27 @@ impl Store {
                 .optional()
                 .map_err(self.sql("read camera health"))?;
             if known.is_none_or(|k| k <= report.at_ms) {
-                crate::investigate::coverage::log_health(tx, &report.node, report.at_ms, cam)
+                // A node silent for longer than the staleness bound vouched for nothing in
+                // between: the history says so, and the report resumes it.
+                let stale = self.health_stale_after();
+                let silent_since = known.filter(|k| stale > 0 && report.at_ms - k > stale);
+                if let Some(k) = silent_since {
+                    crate::investigate::coverage::log_silence(
+                        tx,
+                        &report.node,
+                        &cam.camera,
+                        k + stale,
+                    )
                     .map_err(self.sql("log camera health"))?;
+                }
+                crate::investigate::coverage::log_health(
+                    tx,
+                    &report.node,
+                    report.at_ms,
+                    cam,
+                    silent_since.is_some(),
+                )
+                .map_err(self.sql("log camera health"))?;
             }
             tx.execute(
                 "INSERT INTO camera_health (node, camera, county, reported_ms, body)
@@ -80,6 +99,19 @@ impl Store {
         )
         .map_err(self.sql("store camera health"))?;
         Ok(())
+    }
+
+    /// After `ms` without a report from its node, a camera's health counts as unknown in
+    /// coverage (both for silences that ended and for one still going on). 0 (the default)
+    /// never judges silence.
+    pub fn set_health_stale_after_ms(&self, ms: i64) {
+        self.health_stale_after_ms
+            .store(ms.max(0), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn health_stale_after(&self) -> i64 {
+        self.health_stale_after_ms
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Queues `report` upward, replacing the node's pending older report.

@@ -168,6 +168,8 @@ pub struct Store {
     pub(crate) path: String,
     pub(crate) outbox_capacity: u64,
     pub(crate) crop_capacity: u64,
+    /// How long a node may stay silent before its cameras' health is unknown (0: never).
+    pub(crate) health_stale_after_ms: std::sync::atomic::AtomicI64,
     /// Watchlists checked against every sighting this store commits.
     pub(crate) armed: std::sync::RwLock<Vec<crate::investigate::watch::Armed>>,
 }
@@ -236,6 +238,7 @@ impl Store {
             path,
             outbox_capacity: DEFAULT_OUTBOX_CAPACITY,
             crop_capacity: crate::crops::DEFAULT_CROP_CAPACITY_BYTES,
+            health_stale_after_ms: Default::default(),
             armed: Default::default(),
         })
     }

@@ -6,8 +6,11 @@
 //! the window is a step function: the last change at or before the window's start, then every
 //! change inside it. A camera in scope that never reported is listed as `unknown`.
 //!
-//! Limitations: a camera whose edge stopped reporting keeps its last logged state (staleness is
-//! judged live by the platform, not recorded here); history starts when this log was added.
+//! Silence: with a staleness bound set ([`Store::set_health_stale_after_ms`]), a node that
+//! stopped reporting vouches for nothing after its last report plus the bound. A silence that
+//! ended is logged when the next report arrives (an `unknown` change at its start, the reported
+//! state when it resumes); one still going on is added when coverage is computed, from the
+//! cameras' last report times. History starts when this log was added.
 
 use std::collections::BTreeMap;
 
@@ -78,7 +81,8 @@ pub(crate) fn coverage(
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Coverage, Error> {
-    let gaps = gaps(conn, scope, from_ms, to_ms).map_err(store.sql("read camera health log"))?;
+    let gaps =
+        gaps(store, conn, scope, from_ms, to_ms).map_err(store.sql("read camera health log"))?;
     Ok(Coverage {
         cameras: scope.as_ref().map(|s| s.iter().cloned().collect()),
         from_ms,
@@ -89,7 +93,16 @@ pub(crate) fn coverage(
 
 type Change = (i64, CameraState, String, String);
 
-fn gaps(conn: &Connection, scope: &Scope, from_ms: i64, to_ms: i64) -> rusqlite::Result<Vec<Gap>> {
+/// The reason of a gap while a camera's node was silent.
+const SILENCE: &str = "no health report (edge silent)";
+
+fn gaps(
+    store: &Store,
+    conn: &Connection,
+    scope: &Scope,
+    from_ms: i64,
+    to_ms: i64,
+) -> rusqlite::Result<Vec<Gap>> {
     // Per camera: the last change at or before the start, and every change in the window.
     let sql = "SELECT camera, at_ms, state, degraded, reason FROM camera_health_log l
                WHERE camera = ?3 AND at_ms < ?2 AND at_ms >= coalesce(
@@ -111,6 +124,17 @@ fn gaps(conn: &Connection, scope: &Scope, from_ms: i64, to_ms: i64) -> rusqlite:
             v
         }
     };
+    // Silence still going on: the last report of each camera (any node).
+    let stale = store.health_stale_after();
+    let mut last_report: std::collections::HashMap<String, i64> = Default::default();
+    if stale > 0 {
+        let mut st = conn
+            .prepare_cached("SELECT camera, max(reported_ms) FROM camera_health GROUP BY camera")?;
+        for row in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            let (camera, at) = row?;
+            last_report.insert(camera, at);
+        }
+    }
     let mut st = conn.prepare_cached(sql)?;
     for cam in &cameras {
         let changes = st
@@ -123,6 +147,18 @@ fn gaps(conn: &Connection, scope: &Scope, from_ms: i64, to_ms: i64) -> rusqlite:
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
+        let mut changes = changes;
+        if let Some(last) = last_report.get(cam) {
+            let silent_from = last + stale;
+            if silent_from < to_ms && changes.last().is_none_or(|c| c.0 < silent_from) {
+                changes.push((
+                    silent_from,
+                    CameraState::Unknown,
+                    String::new(),
+                    SILENCE.into(),
+                ));
+            }
+        }
         history.insert(cam.clone(), changes);
     }
     let mut out = Vec::new();
@@ -163,14 +199,37 @@ fn gaps(conn: &Connection, scope: &Scope, from_ms: i64, to_ms: i64) -> rusqlite:
     Ok(out)
 }
 
+/// Logs that `node` stopped vouching for `camera` at `at_ms` (a silence that just ended).
+pub(crate) fn log_silence(
+    conn: &Connection,
+    node: &str,
+    camera: &str,
+    at_ms: i64,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO camera_health_log (camera, at_ms, node, state, degraded, reason)
+         VALUES (?1, ?2, ?3, ?4, '', ?5)",
+    )?
+    .execute(params![
+        camera,
+        at_ms,
+        node,
+        CameraState::Unknown.code(),
+        SILENCE
+    ])?;
+    Ok(())
+}
+
 /// Appends a change to the camera's history when its state or diagnoses differ from the last
 /// logged ones. `reported_ms` is when the report was made; called only for reports that are
-/// newer than what the node last reported.
+/// newer than what the node last reported. `after_silence`: the last logged change is a
+/// silence that this report ends (never at the same instant).
 pub(crate) fn log_health(
     conn: &Connection,
     node: &str,
     reported_ms: i64,
     cam: &base::CameraHealth,
+    after_silence: bool,
 ) -> rusqlite::Result<()> {
     let mut kinds: Vec<&str> = cam.diagnoses.iter().map(|d| d.kind.as_str()).collect();
     kinds.sort_unstable();
@@ -205,7 +264,12 @@ pub(crate) fn log_health(
             .unwrap_or(reported_ms)
     };
     if let Some(l) = &last {
-        at = at.max(l.0);
+        // After a silence, a state that claims to predate it is vouched for from this report.
+        at = if after_silence && at <= l.0 {
+            reported_ms.max(l.0 + 1)
+        } else {
+            at.max(l.0)
+        };
     }
     conn.prepare_cached(
         "INSERT OR REPLACE INTO camera_health_log (camera, at_ms, node, state, degraded, reason)
@@ -337,5 +401,54 @@ mod tests {
         // Whole-city scope sees b's outage too.
         let all = window(1000, 3000, &[]);
         assert_eq!(all.len(), 1);
+    }
+
+    /// An edge that goes silent vouches for nothing after its last report plus the bound: a
+    /// silence that ended is in the history, one still going on is added to the answer.
+    #[test]
+    fn silent_edges_leave_their_cameras_unknown() {
+        let store = Store::open_in_memory().unwrap();
+        store.set_health_stale_after_ms(60_000);
+        use CameraState::*;
+        let t = 1_000_000;
+        // Reports every 10 s until t + 20 s, then nothing until t + 600 s, then every 10 s
+        // until t + 700 s, then silence again.
+        for at in (t..=t + 20_000)
+            .step_by(10_000)
+            .chain((t + 600_000..=t + 700_000).step_by(10_000))
+        {
+            store
+                .record_health(&report(at, vec![cam("a", Online, t - 5_000)]))
+                .unwrap();
+        }
+        let gaps = |from, to| {
+            store
+                .find(
+                    &Filter {
+                        cameras: vec!["a".into()],
+                        ..Filter::between(from, to)
+                    },
+                    1,
+                    None,
+                )
+                .unwrap()
+                .coverage
+                .gaps
+        };
+        let g = gaps(t, t + 650_000);
+        assert_eq!(g.len(), 1, "{g:?}");
+        assert_eq!(
+            (g[0].from_ms, g[0].to_ms, g[0].state, g[0].reason.as_str()),
+            (t + 80_000, t + 600_000, Unknown, SILENCE)
+        );
+        // Still silent: from the last report plus the bound to the end of the window.
+        let g = gaps(t + 650_000, t + 900_000);
+        assert_eq!(g.len(), 1, "{g:?}");
+        assert_eq!((g[0].from_ms, g[0].to_ms), (t + 760_000, t + 900_000));
+        // Within the bound nothing is missing.
+        assert!(gaps(t + 650_000, t + 750_000).is_empty());
+        // Without a bound silence is not judged (the previous behaviour).
+        store.set_health_stale_after_ms(0);
+        assert!(gaps(t + 650_000, t + 900_000).is_empty());
     }
 }

@@ -3,20 +3,24 @@
 //!
 //! ```text
 //! Frame (I420) + vehicle box ──+5 %, crop→RGB──▶ clp_det ──best ≥ DET_TH──▶ quad (TL,TR,BR,BL)
-//!                                  └─ nothing ──▶ find_plate_region (covered plates) ──┘
+//!                                  └─ nothing ──▶ find_plate_region (covered plates) ──┤
+//!                                                 └─ nothing ──▶ best ≥ WEAK_DET_TH ──┘
 //! quad ──aspect < ROW2_ASPECT?──▶ single row: warp 192×56 ─────────────▶ PP-OCRv4 ──▶ template
 //!                                 double row: extend to 2:1, warp 176×88, split ──▶ 2 runs  Viterbi
-//! reading ──every char ≥ READ_MIN_CONF and valid──▶ read │ greedy ≤ COVER_MAX_CHARS ──▶ covered
-//!                                                        │ else ──▶ unreadable   (no quad: none)
+//! reading ──every char ≥ READ_MIN_CONF and valid──▶ read │ else evidence (visible plate chars,
+//!   text / smooth columns vs the scene) ──unread_state──▶ covered | unreadable   (no quad: none)
 //! quad ──warp 160×50, −6 %──▶ HSV vote (or the text decides) ──▶ colour
 //! ```
 //!
 //! This is a port of the Python reference measured in the plates research (`clp.py`,
 //! `eval.py`): same models, geometry, decoding and thresholds, which all live here, in one
-//! place ([`DET_TH`], [`READ_MIN_CONF`], [`COVER_MAX_CHARS`], [`ROW2_ASPECT`], [`FALLBACK`]).
-//! Submodules hold the pure parts: [`detect`] (priors, decoding, NMS, corner order),
-//! [`rectify`] (warps, double-row geometry), [`recognize`] (line input, charset from the model
-//! metadata), [`decode`] (template Viterbi), [`colour`], [`fallback`], [`image`].
+//! place ([`DET_TH`], [`READ_MIN_CONF`], [`ROW2_ASPECT`], [`FALLBACK`]), and so do the
+//! covered-plate rules added since ([`WEAK_DET_TH`], [`COVER_MAX_TEXT_COLS`],
+//! [`COVER_MAX_VISIBLE`], [`COVER_MIN_SMOOTH_COLS`], with the signals in [`evidence`]; set on
+//! seed 1 of the eval set). Submodules hold the pure parts: [`detect`] (priors, decoding, NMS,
+//! corner order), [`rectify`] (warps, double-row geometry), [`evidence`] (text present or
+//! hidden), [`recognize`] (line input, charset from the model metadata), [`decode`] (template
+//! Viterbi), [`colour`], [`fallback`], [`image`].
 //!
 //! Invariants: the frame is never converted to RGB as a whole — only the vehicle crop (for the
 //! detector and the fallback) and the sampled plate pixels; `text` is `Some` exactly when the
@@ -28,6 +32,7 @@
 pub mod colour;
 pub mod decode;
 pub mod detect;
+pub mod evidence;
 pub mod fallback;
 pub mod image;
 pub mod recognize;
@@ -44,6 +49,7 @@ use crate::{runtime, Error};
 
 pub use decode::{Decoded, Templates};
 pub use detect::{PlateCandidate, PlateDetector, Quad};
+pub use evidence::Evidence;
 pub use fallback::FallbackParams;
 pub use image::{I420Source, Image, PixelSource};
 pub use recognize::{Charset, Probs, Recogniser};
@@ -52,14 +58,24 @@ pub use recognize::{Charset, Probs, Recogniser};
 pub const DET_TH: f32 = 0.5;
 /// Every character of a syntactically valid reading must be at least this sure for `read`.
 pub const READ_MIN_CONF: f32 = 0.40;
-/// A found plate region whose greedy reading has at most this many characters is `covered`
-/// (more: `unreadable`).
-pub const COVER_MAX_CHARS: usize = 4;
+/// A region from the covered-plate fallback that was not read is `covered` when at most this
+/// fraction of its columns carries text ([`Evidence::text_cols`]) ...
+pub const COVER_MAX_TEXT_COLS: f32 = 0.5;
+/// ... and the recogniser sees at most this many plate characters on it
+/// ([`Evidence::visible`]); else `unreadable`.
+pub const COVER_MAX_VISIBLE: usize = 2;
+/// A detector region that was not read is `covered` when the recogniser sees no plate
+/// character on it, or when at least this fraction of its columns is smooth next to the
+/// textured ones ([`Evidence::smooth_cols`]: characters hidden beside visible ones); else
+/// `unreadable`.
+pub const COVER_MIN_SMOOTH_COLS: f32 = 0.2;
 /// Quad aspect (width / height) below which a plate is double-row (440×220 mm = 2.0 against
 /// 3.14 and 3.43 for single rows).
 pub const ROW2_ASPECT: f32 = 2.6;
 /// The vehicle box grows by this fraction of its size on each side before cropping.
 pub const VEHICLE_MARGIN: f32 = 0.05;
+/// A detector candidate this sure is taken as the plate region when the fallback finds none.
+pub const WEAK_DET_TH: f32 = 0.1;
 /// Covered-plate fallback parameters (set on the dev set, seed 1).
 pub const FALLBACK: FallbackParams = FallbackParams {
     min_w_frac: 0.08,
@@ -87,6 +103,8 @@ pub enum Localiser {
     Detector,
     /// [`fallback::find_plate_region`] (the detector found nothing).
     Fallback,
+    /// clp_det below [`DET_TH`] but at least [`WEAK_DET_TH`], when the fallback found nothing.
+    WeakDetector,
 }
 
 /// Time spent on one read.
@@ -115,6 +133,8 @@ pub struct PlateResult {
     pub rows: u8,
     /// The unconstrained greedy reading (diagnostics; separators folded away).
     pub greedy: String,
+    /// What the region shows when it was not read (see [`evidence`]).
+    pub evidence: Option<Evidence>,
     pub timings: ReadTimings,
 }
 
@@ -126,6 +146,8 @@ pub struct Recognition {
     pub confidences: Vec<f32>,
     pub greedy: String,
     pub rows: u8,
+    /// The recogniser's output per row.
+    pub probs: Vec<Probs>,
 }
 
 /// The pixels of `vehicle` grown by [`VEHICLE_MARGIN`] and clamped to a `w × h` image
@@ -245,6 +267,7 @@ impl PlateReader {
         let best = dets.first().copied();
         let detector_score = best.map_or(0.0, |d| d.score);
         let shift = |q: Quad| q.map(|p| [p[0] + origin[0], p[1] + origin[1]]);
+        let weak = best.filter(|d| d.score >= WEAK_DET_TH && d.score < DET_TH);
         let (quad, localiser) = match best {
             Some(d) if d.score >= DET_TH => {
                 (shift(detect::order_quad(d.corners)), Localiser::Detector)
@@ -253,19 +276,26 @@ impl PlateReader {
                 let t = Instant::now();
                 let found = fallback::find_plate_region(crop, &FALLBACK);
                 timings.fallback = t.elapsed();
-                match found {
-                    Some((q, _)) => (shift(q), Localiser::Fallback),
-                    None => return Ok(none_result(detector_score, timings)),
+                match (found, weak) {
+                    (Some((q, _)), _) => (shift(q), Localiser::Fallback),
+                    (None, Some(d)) => (
+                        shift(detect::order_quad(d.corners)),
+                        Localiser::WeakDetector,
+                    ),
+                    (None, None) => return Ok(none_result(detector_score, timings)),
                 }
             }
         };
 
         let t = Instant::now();
         let rec = self.recognise_quad(src, &quad)?;
-        let greedy_chars = rec.greedy.chars().count();
-        let text = rec.text.filter(|t| {
+        let text = rec.text.clone().filter(|t| {
             rec.confidences.iter().all(|c| *c >= READ_MIN_CONF) && base::plate::validate(t).is_ok()
         });
+        let ev = match text {
+            Some(_) => None,
+            None => Some(self.evidence_of(src, &quad, &rec, evidence::scene_sharpness(crop))),
+        };
         let interior = rectify::warp(
             src,
             &quad,
@@ -285,14 +315,10 @@ impl PlateReader {
                 color,
             },
             None => PlateRead {
-                state: if greedy_chars <= COVER_MAX_CHARS {
-                    PlateState::Covered
-                } else {
-                    PlateState::Unreadable
-                },
+                state: unread_state(localiser, &ev.unwrap_or_default()),
                 text: None,
                 color,
-                confidence: if localiser == Localiser::Detector {
+                confidence: if localiser != Localiser::Fallback {
                     detector_score
                 } else {
                     0.0
@@ -307,8 +333,23 @@ impl PlateReader {
             detector_score,
             rows: rec.rows,
             greedy: rec.greedy,
+            evidence: ev,
             timings,
         })
+    }
+
+    /// The [`Evidence`] of the region `quad` recognised as `rec`, in a crop of sharpness `scene`.
+    fn evidence_of(
+        &self,
+        src: &impl PixelSource,
+        quad: &Quad,
+        rec: &Recognition,
+        scene: f32,
+    ) -> Evidence {
+        let (w, h) = rectify::LINE_SIZE;
+        let line = rectify::warp(src, quad, w, h, 0.0);
+        let probs: Vec<&Probs> = rec.probs.iter().collect();
+        evidence::evidence(&line, &probs, self.recogniser.charset(), scene)
     }
 
     /// Rectifies, recognises and decodes the plate at `quad` (TL, TR, BR, BL in `src` pixels):
@@ -330,6 +371,7 @@ impl PlateReader {
                 text: d.as_ref().map(|d| d.text.clone()),
                 confidences: d.map(|d| d.confidences).unwrap_or_default(),
                 rows: 1,
+                probs: vec![p],
             });
         }
         let (w, h) = rectify::DOUBLE_SIZE;
@@ -356,7 +398,31 @@ impl PlateReader {
             confidences,
             greedy: decode::greedy_text(&p1, charset) + &decode::greedy_text(&p2, charset),
             rows: 2,
+            probs: vec![p1, p2],
         })
+    }
+}
+
+/// `covered` or `unreadable` for a region found by `localiser` that was not read, from what it
+/// shows (see [`COVER_MAX_TEXT_COLS`], [`COVER_MAX_VISIBLE`], [`COVER_MIN_SMOOTH_COLS`]).
+///
+/// The fallback finds smooth plate-shaped patches, so the question there is whether the patch
+/// shows text after all (a blurred plate, a sticker): little text and few characters is a
+/// cover. The detector fires on characters, so a detector region is covered when it shows none,
+/// or when a stretch of it is smooth beside the characters it does show (a partial cover).
+pub fn unread_state(localiser: Localiser, ev: &Evidence) -> PlateState {
+    let covered = match localiser {
+        Localiser::Fallback => {
+            ev.text_cols <= COVER_MAX_TEXT_COLS && ev.visible <= COVER_MAX_VISIBLE
+        }
+        Localiser::Detector | Localiser::WeakDetector => {
+            ev.visible == 0 || ev.smooth_cols >= COVER_MIN_SMOOTH_COLS
+        }
+    };
+    if covered {
+        PlateState::Covered
+    } else {
+        PlateState::Unreadable
     }
 }
 
@@ -374,6 +440,7 @@ fn none_result(detector_score: f32, timings: ReadTimings) -> PlateResult {
         detector_score,
         rows: 0,
         greedy: String::new(),
+        evidence: None,
         timings,
     }
 }
@@ -441,12 +508,47 @@ mod tests {
 
     #[test]
     fn thresholds_are_the_reference_ones() {
-        assert_eq!(
-            (DET_TH, READ_MIN_CONF, COVER_MAX_CHARS, ROW2_ASPECT),
-            (0.5, 0.40, 4, 2.6)
-        );
+        assert_eq!((DET_TH, READ_MIN_CONF, ROW2_ASPECT), (0.5, 0.40, 2.6));
+        assert_eq!((WEAK_DET_TH, COVER_MAX_VISIBLE), (0.1, 2));
         assert!(default_detector_path().ends_with("models/clp_det.onnx"));
         assert!(default_recogniser_path().ends_with("models/ppocrv4_rec.onnx"));
+    }
+
+    #[test]
+    fn unread_regions_are_covered_by_what_they_show() {
+        let ev = |visible, text_cols, smooth_cols| Evidence {
+            visible,
+            text_cols,
+            smooth_cols,
+            ..Evidence::default()
+        };
+        use Localiser::*;
+        // A smooth patch from the fallback is a cover; one that shows text is a plate.
+        assert_eq!(
+            unread_state(Fallback, &ev(0, 0.05, 0.0)),
+            PlateState::Covered
+        );
+        assert_eq!(
+            unread_state(Fallback, &ev(0, 0.9, 0.0)),
+            PlateState::Unreadable
+        );
+        assert_eq!(
+            unread_state(Fallback, &ev(4, 0.3, 0.0)),
+            PlateState::Unreadable
+        );
+        // A detector region: no characters, or characters beside a smooth stretch.
+        assert_eq!(
+            unread_state(Detector, &ev(0, 0.9, 0.0)),
+            PlateState::Covered
+        );
+        assert_eq!(
+            unread_state(WeakDetector, &ev(3, 0.9, 0.4)),
+            PlateState::Covered
+        );
+        assert_eq!(
+            unread_state(Detector, &ev(5, 0.9, 0.05)),
+            PlateState::Unreadable
+        );
     }
 
     #[test]

@@ -138,7 +138,7 @@ fn analyze_file(
         let dets = models.detector.detect_batch(&[&frame])?;
         tracks.observe(&frame, &dets[0]);
         analysed += 1;
-        sightings += record(store, tracks.finished(models), args.json)?;
+        sightings += record(store, tracks.finished(&mut models.attributes), args.json)?;
         if last_report.elapsed() >= Duration::from_secs(1) {
             last_report = Instant::now();
             let video_s = decoded as f64 * frame_ms / 1000.0;
@@ -150,7 +150,7 @@ fn analyze_file(
         }
     }
     tracks.flush();
-    sightings += record(store, tracks.finished(models), args.json)?;
+    sightings += record(store, tracks.finished(&mut models.attributes), args.json)?;
     let video_s = decoded as f64 * frame_ms / 1000.0;
     eprintln!(
         "\r{}: {video_s:.1} s of video, {analysed} of {decoded} frames analysed, {sightings} vehicles, in {:.1} s   ",

@@ -2,13 +2,14 @@
 //!
 //! Each turn it takes the newest frame of every camera that is due (at most `analysis_fps` per
 //! camera; 0 = whenever a new frame is there), runs the detector once over the batch, feeds each
-//! camera's tracker, and sends the finished sightings to the recorder over a bounded channel.
-//! That send blocks when the recorder is behind: back-pressure reaches the mailboxes, where
-//! frames (never sightings) are skipped and counted. On stop every open track is flushed, so
-//! a vehicle in view at shutdown still becomes a sighting.
+//! camera's tracker, and sends the vehicles whose tracks ended to the attributes thread over a
+//! bounded channel ([`attributes`]: type, colour, appearance, plate, crops; then the
+//! recorder). That send blocks when the stages after it are behind: back-pressure reaches the
+//! mailboxes, where frames (never sightings) are skipped and counted. On stop every open track
+//! is flushed, so a vehicle in view at shutdown still becomes a sighting.
 //!
-//! Per camera, detections go to a [`VehicleTracks`] (tracker + best shots), and finished
-//! vehicles get their attributes from [`Models`] (see `vehicles`).
+//! The detector and the attribute networks run on two threads, so a vehicle ending (a few
+//! classifier and plate runs) does not delay the next detection.
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
@@ -19,7 +20,8 @@ use crossbeam_channel::Sender;
 use track::TrackerConfig;
 
 use crate::mailbox::Mailbox;
-use crate::vehicles::{Finished, Models, VehicleTracks};
+use crate::vehicles::{Attributes, Ended, Finished, VehicleTracks};
+use vision::detector::Detector;
 
 /// A change to the set of cameras, applied between two turns.
 pub enum LaneCmd {
@@ -54,13 +56,13 @@ impl Lane {
 
 pub struct Analysis {
     pub node: String,
-    pub models: Models,
+    pub detector: Detector,
     pub lanes: Vec<Lane>,
     /// Cameras added or removed at run time.
     pub commands: crossbeam_channel::Receiver<LaneCmd>,
     /// Minimum time between two analysed frames of one camera; `None` = no limit.
     pub period: Option<Duration>,
-    pub out: Sender<Vec<Finished>>,
+    pub out: Sender<Vec<Ended>>,
     pub stop: Arc<AtomicBool>,
     /// Mean detector milliseconds per frame so far, for reports.
     pub detector_ms: Arc<std::sync::Mutex<f64>>,
@@ -107,11 +109,11 @@ impl Analysis {
                 std::thread::sleep(Duration::from_millis(5));
             } else {
                 let refs: Vec<&Frame> = frames.iter().collect();
-                match self.models.detector.detect_batch(&refs) {
+                match self.detector.detect_batch(&refs) {
                     Ok(dets) => {
                         failing = false;
                         *self.detector_ms.lock().unwrap_or_else(|p| p.into_inner()) =
-                            self.models.detector.timings().ms_per_frame();
+                            self.detector.timings().ms_per_frame();
                         for ((frame, dets), i) in frames.iter().zip(&dets).zip(&lanes) {
                             let lane = &mut self.lanes[*i];
                             lane.vehicles.observe(frame, dets);
@@ -148,11 +150,11 @@ impl Analysis {
         self.emit();
     }
 
-    /// Sends finished sightings on; false when the recorder is gone.
+    /// Sends ended vehicles on; false when the stages after this one are gone.
     fn emit(&mut self) -> bool {
         let mut batch = Vec::new();
         for lane in &mut self.lanes {
-            let done = lane.vehicles.finished(&mut self.models);
+            let done = lane.vehicles.ended();
             lane.mailbox.sightings.fetch_add(done.len() as u64, Relaxed);
             batch.extend(done);
         }
@@ -165,5 +167,23 @@ impl Analysis {
             return false;
         }
         true
+    }
+}
+
+/// The attributes stage: describes each ended vehicle ([`Attributes::finish`]) and sends the
+/// finished ones to the recorder, until the analysis stage hangs up (after its last flush).
+pub fn attributes(
+    node: &str,
+    mut attributes: Attributes,
+    ended: crossbeam_channel::Receiver<Vec<Ended>>,
+    out: Sender<Vec<Finished>>,
+) {
+    for batch in ended {
+        let n = batch.len();
+        let done: Vec<Finished> = batch.into_iter().map(|e| attributes.finish(e)).collect();
+        if out.send(done).is_err() {
+            tracing::error!(%node, lost = n, "recorder stopped; sightings not recorded");
+            return;
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! A running edge node: builds the stages from the sink backward (forwarder, recorder,
-//! analysis, cameras) so that every stage's consumer exists before it produces, then serves
+//! attributes, analysis, cameras) so that every stage's consumer exists before it produces, then serves
 //! `/metrics` and `/api/v1/cameras` and reports camera health upward every
 //! `health_interval_s`.
 //!
@@ -21,7 +21,7 @@ use uplink::{Forwarder, ForwarderConfig, ForwarderStats};
 
 use crate::analysis::Analysis;
 use crate::cameras::{CameraChanges, CameraReport, Cameras};
-use crate::vehicles::Finished;
+use crate::vehicles::{Ended, Finished};
 use crate::{CameraConfig, EdgeConfig, Error};
 
 /// What an edge node has done so far.
@@ -74,6 +74,7 @@ pub struct Edge {
     http_addr: SocketAddr,
     stop: Arc<AtomicBool>,
     analysis: Option<JoinHandle<()>>,
+    attributes: Option<JoinHandle<()>>,
     recorder: Option<JoinHandle<()>>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -158,13 +159,13 @@ impl Edge {
             shutdown_rx.clone(),
         )?);
 
-        let (to_recorder, from_analysis) = crossbeam_channel::bounded::<Vec<Finished>>(64);
+        let (to_recorder, from_attributes) = crossbeam_channel::bounded::<Vec<Finished>>(64);
         let (recorded, _) = broadcast::channel(4096);
         let recorder = {
             let (store, node, recorded, wake) =
                 (store.clone(), node.clone(), recorded.clone(), wake.clone());
             spawn(&node.clone(), "recorder", move || {
-                for finished in from_analysis {
+                for finished in from_attributes {
                     // Crops first, so each sighting goes out with its reference. A crop that
                     // cannot be stored leaves the sighting without one (logged), never stalls it.
                     let batch: Vec<Sighting> = finished
@@ -206,17 +207,28 @@ impl Edge {
             })?
         };
 
+        let (to_attributes, from_analysis) = crossbeam_channel::bounded::<Vec<Ended>>(64);
+        let crate::vehicles::Models {
+            detector,
+            attributes,
+        } = models;
+        let attributes = {
+            let node = node.clone();
+            spawn(&node.clone(), "attributes", move || {
+                crate::analysis::attributes(&node, attributes, from_analysis, to_recorder)
+            })?
+        };
         let stop = Arc::new(AtomicBool::new(false));
         let (lane_tx, lane_rx) = crossbeam_channel::unbounded();
         let detector_ms = Arc::new(Mutex::new(0.0));
         let analysis = Analysis {
             node: node.clone(),
-            models,
+            detector,
             lanes: Vec::new(),
             commands: lane_rx,
             period: (cfg.analysis_fps > 0.0)
                 .then(|| Duration::from_secs_f32(1.0 / cfg.analysis_fps)),
-            out: to_recorder,
+            out: to_attributes,
             stop: stop.clone(),
             detector_ms: detector_ms.clone(),
         };
@@ -256,6 +268,7 @@ impl Edge {
             http_addr,
             stop,
             analysis: Some(analysis),
+            attributes: Some(attributes),
             recorder: Some(recorder),
             shutdown,
             tasks,
@@ -306,9 +319,13 @@ impl Edge {
         self.shared.stopping.store(true, Relaxed);
         tokio::task::block_in_place(|| lock(&self.shared.cameras).stop_all());
         self.stop.store(true, Relaxed);
-        for t in [self.analysis.take(), self.recorder.take()]
-            .into_iter()
-            .flatten()
+        for t in [
+            self.analysis.take(),
+            self.attributes.take(),
+            self.recorder.take(),
+        ]
+        .into_iter()
+        .flatten()
         {
             tokio::task::block_in_place(|| {
                 let _ = t.join();

@@ -1,11 +1,11 @@
 //! From frames to finished vehicles, for one camera, without threads: what the edge's analysis
 //! thread runs per camera and what `xueliang analyze` runs over recorded files.
 //!
-//! [`Models`] holds the networks (vehicle detector, type/appearance classifier). A
-//! [`VehicleTracks`] per camera feeds detections to its tracker and keeps, for each open track,
-//! up to [`SHOTS`] best shots (the frame is shared, not copied), at least [`SHOT_GAP_MS`] apart
-//! with the latest always last. When a track ends, [`Models::finish`] classifies its shots in
-//! one batch (type voted over them, see `vision::TypeVote`), reads the plate on them until two
+//! [`Models`] holds the networks: the vehicle detector, and the [`Attributes`] networks (type /
+//! appearance classifier, plate reader). A [`VehicleTracks`] per camera feeds detections to its
+//! tracker and keeps, for each open track, up to [`SHOTS`] best shots (the frame is shared, not
+//! copied), at least [`SHOT_GAP_MS`] apart with the latest always last. A track that ends is an
+//! [`Ended`] vehicle; [`Attributes::finish`] classifies its shots in one batch (type voted over them, see `vision::TypeVote`), reads the plate on them until two
 //! reads agree ([`vote_plates`]); the last shot gives colour, appearance embedding and the JPEG
 //! crop (see `crops`). Attributes thus cost a few crops per vehicle, never a full frame and
 //! never per frame.
@@ -32,6 +32,12 @@ pub struct Finished {
     pub plate_crop: Option<Vec<u8>>,
 }
 
+/// A vehicle whose track ended, with its best shots, waiting for its attributes.
+pub struct Ended {
+    sighting: Sighting,
+    shots: Vec<Shot>,
+}
+
 /// One best shot: the frame (shared) and the vehicle's box in it.
 struct Shot {
     frame: Frame,
@@ -41,6 +47,12 @@ struct Shot {
 /// The networks of the vehicle path.
 pub struct Models {
     pub detector: Detector,
+    pub attributes: Attributes,
+}
+
+/// The networks that describe a finished vehicle (run once per vehicle, not per frame; the
+/// edge runs them on their own thread, beside the detector's).
+pub struct Attributes {
     pub classifier: VehicleClassifier,
     pub plates: vision::PlateReader,
 }
@@ -81,14 +93,20 @@ impl Models {
         )?;
         Ok(Models {
             detector,
-            classifier,
-            plates,
+            attributes: Attributes { classifier, plates },
         })
     }
+}
 
+impl Attributes {
     /// Type (voted over the track's shots), colour, appearance and crop of a finished vehicle.
     /// A classifier failure leaves the detector's class and no embedding, never the sighting.
-    fn finish(&mut self, mut s: Sighting, shots: &[Shot]) -> Finished {
+    pub fn finish(&mut self, ended: Ended) -> Finished {
+        let Ended {
+            sighting: mut s,
+            shots,
+        } = ended;
+        let shots = &shots[..];
         let Some(last) = shots.last() else {
             return Finished {
                 sighting: s,
@@ -128,7 +146,7 @@ impl Models {
     }
 }
 
-impl Models {
+impl Attributes {
     /// The plate of a finished vehicle, read on its best shots (newest first) until two reads
     /// agree, and the JPEG of the plate region behind the winning read. Bicycles carry none;
     /// vehicles too small to read stay `not_analysed`.
@@ -233,16 +251,26 @@ impl VehicleTracks {
         self.tracker.flush();
     }
 
-    /// The vehicles whose tracks ended, with their attributes (flickers yield nothing).
-    pub fn finished(&mut self, models: &mut Models) -> Vec<Finished> {
+    /// The vehicles whose tracks ended, with their best shots (flickers yield nothing).
+    pub fn ended(&mut self) -> Vec<Ended> {
         let mut out = Vec::new();
         while let Some(end) = self.tracker.pull() {
             let shots = self.shots.remove(&end.track).unwrap_or_default();
-            let Some(mut s) = end.sighting else { continue };
-            s.device_id = self.device_id.clone();
-            out.push(models.finish(s, &shots));
+            let Some(mut sighting) = end.sighting else {
+                continue;
+            };
+            sighting.device_id = self.device_id.clone();
+            out.push(Ended { sighting, shots });
         }
         out
+    }
+
+    /// The vehicles whose tracks ended, with their attributes (one thread does both).
+    pub fn finished(&mut self, attributes: &mut Attributes) -> Vec<Finished> {
+        self.ended()
+            .into_iter()
+            .map(|e| attributes.finish(e))
+            .collect()
     }
 }
 

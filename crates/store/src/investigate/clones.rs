@@ -159,15 +159,28 @@ impl Store {
                     by_plate.entry(h.plate.as_str()).or_default().push(h);
                 }
             }
+            // Plates whose pairs only went fast are judged from their hops; a plate with a
+            // changed pair needs its window's sightings (appearance needs their support).
+            let mut changed: Vec<(&str, f64)> = Vec::new();
             for (plate, hs) in by_plate {
+                let fast = judge.fast_hops(plate, &hs);
                 if hs.iter().any(|h| h.changed) {
-                    // Appearance needs the window's sightings (and their support).
-                    let seen = plate_window(&conn, &mut names, plate, f.from_ms, f.to_ms)
-                        .map_err(self.sql("cloned plates"))?;
-                    out.extend(judge.plate(plate, &seen, &names)?);
+                    changed.push((plate, fast.map_or(0.0, |(strongest, _)| strongest)));
                 } else {
-                    out.extend(judge.fast_hops(plate, &hs));
+                    out.extend(fast);
                 }
+            }
+            // Appearance adds at most two items, so a changed plate ranks at best (2, its
+            // strongest speed): below the limit-th plate already judged it cannot be answered,
+            // and its sightings are not read (the answer is the same, without the reads).
+            let floor = nth_best(&out, q.limit.max(1));
+            for (plate, strongest) in changed {
+                if floor.is_some_and(|(n, s)| n == 2 && strongest < s) {
+                    continue;
+                }
+                let seen = plate_window(&conn, &mut names, plate, f.from_ms, f.to_ms)
+                    .map_err(self.sql("cloned plates"))?;
+                out.extend(judge.plate(plate, &seen, &names)?);
             }
         } else {
             self.scan_plates(&conn, &c, &mut names, |plate, seen, names| {
@@ -290,6 +303,20 @@ fn plate_window(
         });
     }
     Ok(out)
+}
+
+/// The rank key `(evidence items capped at 2, strongest speed)` of the `n`-th best plate in
+/// `out`, when there are at least `n`.
+fn nth_best(out: &[(f64, ClonedPlate)], n: usize) -> Option<(usize, f64)> {
+    if out.len() < n {
+        return None;
+    }
+    let mut keys: Vec<(usize, f64)> = out
+        .iter()
+        .map(|(s, p)| (p.evidence.len().min(2), *s))
+        .collect();
+    keys.sort_by(|a, b| b.partial_cmp(a).unwrap_or(std::cmp::Ordering::Equal));
+    Some(keys[n - 1])
 }
 
 /// How many read sightings of `plate` lie in `[from_ms, to_ms)`.
@@ -671,6 +698,25 @@ mod tests {
         // A window holding only one end of the fast pair accuses nothing.
         let half = store.cloned_plates(&q(at(-60), at(7))).unwrap().result;
         assert!(half.iter().all(|c| c.plate != "晋M12345"), "{half:?}");
+        // With a short answer, plates that cannot make it are not read, and the answer is the
+        // one the scan gives: 晋M99999 twice too fast outranks 晋M77777's two vehicles.
+        store
+            .record(
+                "e3",
+                vec![
+                    plated("晋M99999", "c-north", at(0)),
+                    plated("晋M99999", "c-far", at(10)),
+                    plated("晋M99999", "c-north", at(20)),
+                ],
+            )
+            .unwrap();
+        let mut one = q(at(-60), at(1440));
+        one.limit = 1;
+        let top = store.cloned_plates(&one).unwrap().result;
+        assert_eq!(top.len(), 1);
+        assert_eq!((top[0].plate.as_str(), top[0].sightings), ("晋M99999", 3));
+        one.filter.cameras = scoped.filter.cameras.clone();
+        assert_eq!(store.cloned_plates(&one).unwrap().result, top);
         // A plate pattern narrows the scan.
         let mut only = q(at(-60), at(1440));
         only.filter.plate = Some(super::super::PlatePattern::exact("晋M123*").unwrap());

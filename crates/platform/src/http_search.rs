@@ -58,7 +58,7 @@ pub(crate) fn admit(s: &HttpState, headers: &HeaderMap) -> Result<(Investigator,
 
 /// The body as `B`; a body that is not one is refused (400) and audited under `kind` with the
 /// body as sent (its JSON, or its text when it is not JSON).
-async fn read<B: DeserializeOwned>(
+pub(crate) async fn read<B: DeserializeOwned>(
     inv: &Investigator,
     caller: &str,
     kind: &'static str,

@@ -4,6 +4,7 @@
 //! `GET /api/v1/alerts?after=ID&watchlists=a,b&limit=N` — stored alerts after an id, oldest
 //! first, with `next_after` to poll from. Investigators only; bad input is 400 with the reason.
 
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -12,7 +13,7 @@ use axum::{Json, Router};
 use tonic::Status;
 
 use crate::http::{refused, HttpState};
-use crate::http_search::{admit, status};
+use crate::http_search::{admit, read, status};
 use crate::investigate::FilterSpec;
 
 pub(crate) fn routes() -> Router<HttpState> {
@@ -31,10 +32,15 @@ struct AddBody {
     filter: serde_json::Map<String, serde_json::Value>,
 }
 
-async fn add(State(s): State<HttpState>, headers: HeaderMap, Json(b): Json<AddBody>) -> Response {
+async fn add(State(s): State<HttpState>, headers: HeaderMap, body: Bytes) -> Response {
     let (inv, caller) = match admit(&s, &headers) {
         Ok(x) => x,
         Err(d) => return refused(d),
+    };
+    // A body that is not one is refused and audited, as on every search route.
+    let b: AddBody = match read(&inv, &caller, "watchlist-add", &body).await {
+        Ok(b) => b,
+        Err(r) => return r,
     };
     let mut filter = b.filter;
     filter.entry("from").or_insert(0.into());

@@ -510,6 +510,17 @@ async fn watchlists_keep_alerting_with_no_one_listening_and_across_a_restart() {
         !http.contains("\"from\""),
         "a watchlist has no time range: {http}"
     );
+    let bad = https_post(
+        &ca,
+        &city1.http_url(),
+        "/api/v1/watchlists",
+        &serde_json::json!("not a watchlist"),
+    )
+    .await;
+    assert!(
+        bad.starts_with("HTTP/1.0 400") && bad.contains("body:"),
+        "{bad}"
+    );
     for (name, filter, why) in [
         ("plate 晋M*23*", v1::Filter::default(), "exists already"),
         (
@@ -668,7 +679,7 @@ async fn watchlists_keep_alerting_with_no_one_listening_and_across_a_restart() {
         .into_inner();
     assert!(removed.removed);
     let audit = city2.store().audit(0, i64::MAX, 100).unwrap();
-    for why in ["exists already", "unknown region"] {
+    for why in ["exists already", "unknown region", "body:"] {
         assert!(
             audit.iter().any(|a| a.kind == "watchlist-add"
                 && a.refused.as_deref().is_some_and(|r| r.contains(why))),

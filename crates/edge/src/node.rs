@@ -207,7 +207,9 @@ impl Edge {
             })?
         };
 
-        let (to_attributes, from_analysis) = crossbeam_channel::bounded::<Vec<Ended>>(64);
+        // Ended vehicles carry their shots' frames: a short queue, so a slow attributes thread
+        // pushes back on the mailboxes (frames skipped, counted) instead of holding frames.
+        let (to_attributes, from_analysis) = crossbeam_channel::bounded::<Vec<Ended>>(4);
         let crate::vehicles::Models {
             detector,
             attributes,

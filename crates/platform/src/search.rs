@@ -136,6 +136,22 @@ use crate::investigate::store_status;
 pub type AlertStream =
     std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<v1::Alert, Status>> + Send>>;
 
+/// Sends `item` unless the node stops first (a caller that stopped reading must not hold up a
+/// graceful shutdown); false when it was not sent.
+async fn send_or_stop<T>(
+    tx: &tokio::sync::mpsc::Sender<T>,
+    item: T,
+    stop: &mut Option<tokio::sync::watch::Receiver<bool>>,
+) -> bool {
+    match stop {
+        Some(stop) => tokio::select! {
+            r = tx.send(item) => r.is_ok(),
+            _ = stop.wait_for(|s| *s) => false,
+        },
+        None => tx.send(item).await.is_ok(),
+    }
+}
+
 /// Sends `page` and the stored alerts after it; with `wake`, then waits for new ones until the
 /// caller hangs up or the node stops.
 async fn follow_alerts(
@@ -143,10 +159,8 @@ async fn follow_alerts(
     lists: Vec<String>,
     mut after: u64,
     mut page: Vec<store::Alert>,
-    mut wake: Option<(
-        tokio::sync::broadcast::Receiver<base::Sighting>,
-        tokio::sync::watch::Receiver<bool>,
-    )>,
+    mut fresh: Option<tokio::sync::broadcast::Receiver<base::Sighting>>,
+    mut stop: Option<tokio::sync::watch::Receiver<bool>>,
     tx: tokio::sync::mpsc::Sender<Result<v1::Alert, Status>>,
 ) {
     use tokio::sync::broadcast::error::{RecvError, TryRecvError};
@@ -154,12 +168,12 @@ async fn follow_alerts(
         let full = page.len() >= store::MAX_ALERTS_PAGE;
         for a in &page {
             after = a.id;
-            if tx.send(Ok(watchlists::alert_to_wire(a))).await.is_err() {
+            if !send_or_stop(&tx, Ok(watchlists::alert_to_wire(a)), &mut stop).await {
                 return;
             }
         }
         if !full {
-            let Some((fresh, stop)) = wake.as_mut() else {
+            let (Some(fresh), Some(stop)) = (fresh.as_mut(), stop.as_mut()) else {
                 return;
             };
             tokio::select! {
@@ -205,7 +219,18 @@ impl Search for SearchService {
         let r = request.into_inner();
         let mut wire = r.filter.unwrap_or_default();
         (wire.from_ms, wire.to_ms) = (0, 1);
-        let spec = FilterSpec::from_wire(wire)?;
+        let spec = match FilterSpec::from_wire(wire.clone()) {
+            Ok(spec) => spec,
+            Err(refusal) => {
+                (wire.from_ms, wire.to_ms) = (0, 0);
+                let sent =
+                    serde_json::json!({ "name": r.name, "filter": FilterSpec::as_sent(&wire) });
+                let refused = self
+                    .investigator
+                    .refuse(&caller, "watchlist-add", sent, refusal);
+                return Err(refused.await);
+            }
+        };
         let w = self
             .investigator
             .add_watchlist(&caller, r.name, spec)
@@ -242,8 +267,8 @@ impl Search for SearchService {
         let r = request.into_inner();
         // Woken by every sighting committed here (an alert is raised in the same commit), with
         // a slow tick as a backstop; a follower needs the node's live feed.
-        let wake = match (&self.live, r.follow) {
-            (Some((rx, stop)), true) => Some((rx.subscribe(), stop.clone())),
+        let fresh = match (&self.live, r.follow) {
+            (Some((rx, _)), true) => Some(rx.subscribe()),
             (None, true) => {
                 return Err(Status::unavailable(
                     "this node takes no sightings to follow",
@@ -251,6 +276,7 @@ impl Search for SearchService {
             }
             (_, false) => None,
         };
+        let stop = self.live.as_ref().map(|(_, stop)| stop.clone());
         let json = serde_json::json!({
             "watchlists": r.watchlists, "after_id": r.after_id, "follow": r.follow,
         });
@@ -271,7 +297,8 @@ impl Search for SearchService {
             r.watchlists,
             r.after_id,
             first,
-            wake,
+            fresh,
+            stop,
             tx,
         ));
         Ok(Response::new(Box::pin(
@@ -334,7 +361,7 @@ impl Search for SearchService {
             )
             .await?;
         let mut fresh = live.0.subscribe();
-        let mut stop = live.1.clone();
+        let (mut stopping, mut stop) = (live.1.clone(), Some(live.1.clone()));
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         let node = self.node.clone();
         tokio::spawn(async move {
@@ -343,7 +370,7 @@ impl Search for SearchService {
                 let s = tokio::select! {
                     r = fresh.recv() => r,
                     _ = tx.closed() => return,
-                    _ = stop.wait_for(|s| *s) => return,
+                    _ = stopping.wait_for(|s| *s) => return,
                 };
                 let s = match s {
                     Ok(s) => s,
@@ -360,7 +387,7 @@ impl Search for SearchService {
                         alerted_ms: base::now_ms(),
                         id: 0,
                     };
-                    if tx.send(Ok(alert)).await.is_err() {
+                    if !send_or_stop(&tx, Ok(alert), &mut stop).await {
                         return;
                     }
                 }

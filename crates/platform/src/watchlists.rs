@@ -180,7 +180,7 @@ impl Investigator {
         limit: usize,
     ) -> Result<Vec<store::Alert>, Status> {
         let store = self.store.clone();
-        let known = tokio::task::spawn_blocking(move || store.watchlists())
+        let known = tokio::task::spawn_blocking(move || store.watchlist_names())
             .await
             .map_err(|e| Status::internal(e.to_string()))?
             .map_err(crate::investigate::store_status)?;
@@ -189,8 +189,8 @@ impl Investigator {
             "alerts",
             query,
             || {
-                if let Some(unknown) = lists.iter().find(|n| !known.iter().any(|w| &w.name == *n)) {
-                    let names: Vec<&str> = known.iter().map(|w| w.name.as_str()).collect();
+                if let Some(unknown) = lists.iter().find(|n| !known.contains(n)) {
+                    let names: Vec<&str> = known.iter().map(String::as_str).collect();
                     return Err(Status::invalid_argument(format!(
                         "watchlists: no watchlist named {unknown:?}; there are: {}",
                         if names.is_empty() {

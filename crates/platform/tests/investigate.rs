@@ -500,7 +500,7 @@ async fn watchlists_keep_alerting_with_no_one_listening_and_across_a_restart() {
         &ca,
         &city1.http_url(),
         "/api/v1/watchlists",
-        &serde_json::json!({ "name": "covered white SUV, old town", "filter": {
+        &serde_json::json!({ "name": "covered white SUV in the old town", "filter": {
             "regions": ["old-town"], "classes": ["suv"], "colors": ["white"],
             "plate_states": ["covered"] } }),
     )
@@ -578,7 +578,7 @@ async fn watchlists_keep_alerting_with_no_one_listening_and_across_a_restart() {
         got,
         [
             ("plate 晋M*23*", "cam-b".to_string()),
-            ("covered white SUV, old town", "cam-a".into())
+            ("covered white SUV in the old town", "cam-a".into())
         ]
     );
     assert!(first[0].id > 0 && first[0].id < first[1].id);
@@ -619,7 +619,7 @@ async fn watchlists_keep_alerting_with_no_one_listening_and_across_a_restart() {
         summary,
         [
             ("plate 晋M*23*", true, 1),
-            ("covered white SUV, old town", true, 1)
+            ("covered white SUV in the old town", true, 1)
         ]
     );
     assert_eq!(lists[1].filter.as_ref().unwrap().regions, ["old-town"]);
@@ -678,6 +678,19 @@ async fn watchlists_keep_alerting_with_no_one_listening_and_across_a_restart() {
         .unwrap()
         .into_inner();
     assert!(removed.removed);
+    // Its alerts stay readable by name.
+    let kept = read(
+        search
+            .alerts(ask(v1::AlertsRequest {
+                watchlists: vec!["plate 晋M*23*".into()],
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner(),
+    )
+    .await;
+    assert_eq!(kept.len(), 2, "{kept:?}");
     let audit = city2.store().audit(0, i64::MAX, 100).unwrap();
     for why in ["exists already", "unknown region", "body:"] {
         assert!(

@@ -717,6 +717,30 @@ mod tests {
         assert_eq!((top[0].plate.as_str(), top[0].sightings), ("晋M99999", 3));
         one.filter.cameras = scoped.filter.cameras.clone();
         assert_eq!(store.cloned_plates(&one).unwrap().result, top);
+        // An unknown class between a car and a truck still shows the two vehicles.
+        let seen = |class| {
+            let mut s = plated("晋M44444", "c-east", at(0));
+            s.class = class;
+            s
+        };
+        let mut bridged = vec![
+            seen(VehicleClass::Car),
+            seen(VehicleClass::Unknown),
+            seen(VehicleClass::Truck),
+        ];
+        for (i, s) in bridged.iter_mut().enumerate() {
+            s.pass_time_ms = at(60 * i as i64);
+        }
+        store.record("e4", bridged).unwrap();
+        let mut single = q(at(-60), at(1440));
+        single.min_support = 1;
+        let unscoped = store.cloned_plates(&single).unwrap().result;
+        assert!(
+            unscoped.iter().any(|c| c.plate == "晋M44444"),
+            "{unscoped:?}"
+        );
+        single.filter.cameras = scoped.filter.cameras.clone();
+        assert_eq!(store.cloned_plates(&single).unwrap().result, unscoped);
         // A plate pattern narrows the scan.
         let mut only = q(at(-60), at(1440));
         only.filter.plate = Some(super::super::PlatePattern::exact("晋M123*").unwrap());

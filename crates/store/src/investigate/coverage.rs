@@ -150,7 +150,11 @@ fn gaps(
         let mut changes = changes;
         if let Some(last) = last_report.get(cam) {
             let silent_from = last + stale;
-            if silent_from < to_ms && changes.last().is_none_or(|c| c.0 < silent_from) {
+            // Only a silence that has begun: a report 10 s ago vouches until then.
+            if silent_from < to_ms
+                && silent_from < base::now_ms()
+                && changes.last().is_none_or(|c| c.0 < silent_from)
+            {
                 changes.push((
                     silent_from,
                     CameraState::Unknown,
@@ -450,5 +454,17 @@ mod tests {
         // Without a bound silence is not judged (the previous behaviour).
         store.set_health_stale_after_ms(0);
         assert!(gaps(t + 650_000, t + 900_000).is_empty());
+        store.set_health_stale_after_ms(60_000);
+        // The edge reports again 10 s ago: the silence ended then, and a silence that has not
+        // begun is not one (the report vouches for the next 50 s; a window reaching into the
+        // future shows no gap).
+        let now = base::now_ms();
+        store
+            .record_health(&report(now - 10_000, vec![cam("a", Online, t - 5_000)]))
+            .unwrap();
+        let g = gaps(now - 30_000, now + 3_600_000);
+        assert_eq!(g.len(), 1, "{g:?}");
+        assert_eq!((g[0].from_ms, g[0].to_ms), (now - 30_000, now - 10_000));
+        assert!(gaps(now - 5_000, now + 3_600_000).is_empty());
     }
 }

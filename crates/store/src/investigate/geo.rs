@@ -8,7 +8,7 @@
 //! position is in no region. Distances are great-circle (haversine), good to well under 1 % at
 //! city scale — far finer than the speed threshold of a cloned-plate check.
 
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 
 use crate::{Error, Store};
 
@@ -76,18 +76,22 @@ impl Store {
                     c.camera, c.lat, c.lon
                 )));
             }
-            let moved = tx
-                .prepare_cached(
-                    "INSERT INTO cameras_geo (camera, county, lat, lon) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT(camera) DO UPDATE SET county = excluded.county,
-                         lat = excluded.lat, lon = excluded.lon
-                     WHERE lat != excluded.lat OR lon != excluded.lon
-                         OR county != excluded.county",
-                )
-                .and_then(|mut st| st.execute(params![c.camera, c.county, c.lat, c.lon]))
-                .map_err(self.sql("store cameras_geo"))?;
+            let was: Option<(f64, f64)> = tx
+                .prepare_cached("SELECT lat, lon FROM cameras_geo WHERE camera = ?1")
+                .and_then(|mut st| {
+                    st.query_row([&c.camera], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()
+                })
+                .map_err(self.sql("read cameras_geo"))?;
+            tx.prepare_cached(
+                "INSERT INTO cameras_geo (camera, county, lat, lon) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(camera) DO UPDATE SET county = excluded.county,
+                     lat = excluded.lat, lon = excluded.lon",
+            )
+            .and_then(|mut st| st.execute(params![c.camera, c.county, c.lat, c.lon]))
+            .map_err(self.sql("store cameras_geo"))?;
             // A camera placed or moved: its pairs may now be fast (or no longer).
-            if moved > 0 {
+            if was != Some((c.lat, c.lon)) {
                 super::hops::refresh_camera(&tx, &c.camera)
                     .map_err(self.sql("refresh plate hops"))?;
             }

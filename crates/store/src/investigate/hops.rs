@@ -8,7 +8,8 @@
 //!   with no tolerance exceeds [`HOP_FLOOR_KMH`] (a query's tolerance only lowers the speed, so
 //!   any pair a query with `max_speed_kmh ≥ HOP_FLOOR_KMH` can accuse is here);
 //! - **changed**: the vehicle class family differs, or the colours conflict (the same test the
-//!   appearance check uses).
+//!   appearance check uses), or one side's class or colour is unknown and the other's is not
+//!   (an unknown can stand between two conflicting sightings).
 //!
 //! Each sighting has at most one incoming hop, so a hop is known by `b`; the table is clustered
 //! by `b`'s time, so a window's hops are one range read. A hop carries what the check reports
@@ -137,10 +138,17 @@ fn position(conn: &Connection, camera: &str) -> rusqlite::Result<Option<(f64, f6
 /// `(km, changed)` of `a → b` (a not after b) when the pair is worth keeping (see the module
 /// docs).
 fn notable(conn: &Connection, a: &Near, b: &Near) -> rusqlite::Result<Option<(Option<f64>, bool)>> {
-    let changed = matches!(
-        (class_family(a.class), class_family(b.class)),
-        (Some(fa), Some(fb)) if fa != fb
-    ) || colours_conflict(a.color, b.color);
+    // An unknown class or colour next to a known one counts as a change: it may stand between
+    // two conflicting ones (car → unknown → truck), which no other pair would show.
+    let class_changed = a.class != b.class
+        && (a.class == VehicleClass::Unknown
+            || b.class == VehicleClass::Unknown
+            || class_family(a.class) != class_family(b.class));
+    let colour_changed = a.color != b.color
+        && (a.color == VehicleColor::Unknown
+            || b.color == VehicleColor::Unknown
+            || colours_conflict(a.color, b.color));
+    let changed = class_changed || colour_changed;
     let km = if a.camera == b.camera {
         None
     } else {

@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS watch_alerts (
     seq        INTEGER NOT NULL,
     alerted_ms INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS watch_alerts_by_list ON watch_alerts (watchlist, id);
 "#;
 
 /// Creates the watchlist tables (idempotent; run at every open).
@@ -144,9 +145,10 @@ impl Store {
         filter: Filter,
     ) -> Result<i64, Error> {
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > MAX_WATCHLIST_NAME {
+        if name.is_empty() || name.chars().count() > MAX_WATCHLIST_NAME || name.contains(',') {
             return Err(Error::Query(format!(
-                "a watchlist needs a name of 1 to {MAX_WATCHLIST_NAME} characters"
+                "a watchlist needs a name of 1 to {MAX_WATCHLIST_NAME} characters, without commas \
+                 (lists of names are comma-separated)"
             )));
         }
         let mut conn = self.conn();
@@ -238,6 +240,19 @@ impl Store {
             self.armed_mut().retain(|a| a.id != id);
         }
         Ok(id.is_some())
+    }
+
+    /// Every watchlist name ever used, removed ones included (their alerts stay readable).
+    pub fn watchlist_names(&self) -> Result<Vec<String>, Error> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached("SELECT DISTINCT name FROM watchlists ORDER BY name")
+            .map_err(self.sql("list watchlist names"))?;
+        let names = st
+            .query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
+            .map_err(self.sql("list watchlist names"))?;
+        Ok(names)
     }
 
     /// The watchlists not removed, oldest first.
@@ -423,6 +438,11 @@ mod tests {
                 pattern.clone(),
             )
             .unwrap();
+        let comma = store.add_watchlist("a,b", "bob", "{}", Filter::default());
+        assert!(
+            matches!(&comma, Err(Error::Query(m)) if m.contains("commas")),
+            "{comma:?}"
+        );
         let dup = store.add_watchlist(" stolen 23 ", "bob", "{}", Filter::default());
         assert!(
             matches!(&dup, Err(Error::Query(m)) if m.contains("exists already")),

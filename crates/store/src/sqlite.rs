@@ -218,6 +218,10 @@ impl Store {
             .map_err(|e| sql("set synchronous", e))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(|e| sql("set busy timeout", e))?;
+        // The commit path alone uses a dozen cached statements (sighting, embedding, plate
+        // hops, alerts, outbox); rusqlite's default cache of 16 would evict and re-prepare them
+        // under a mix of searches.
+        conn.set_prepared_statement_cache_capacity(128);
         conn.execute_batch(SCHEMA)
             .map_err(|e| sql("create schema", e))?;
         // Databases made before crops were counted per source gain the column.

@@ -225,9 +225,13 @@ fn dist(a: [f32; 2], b: [f32; 2]) -> f32 {
 
 /// Mean of top and bottom edge lengths over mean of side lengths of an ordered quad.
 pub fn quad_aspect(q: &Quad) -> f32 {
-    let w = (dist(q[1], q[0]) + dist(q[2], q[3])) / 2.0;
     let h = (dist(q[3], q[0]) + dist(q[2], q[1])) / 2.0;
-    w / h.max(1e-6)
+    quad_width(q) / h.max(1e-6)
+}
+
+/// Mean width of the top and bottom edges of a quad (TL, TR, BR, BL), in its pixels.
+pub fn quad_width(q: &Quad) -> f32 {
+    (dist(q[1], q[0]) + dist(q[2], q[3])) / 2.0
 }
 
 /// The plate detector model with its prior cache and reused input buffer.
@@ -417,6 +421,7 @@ mod tests {
         // Aspect of a 440×140 plate.
         let plate = [[0.0, 0.0], [440.0, 0.0], [440.0, 140.0], [0.0, 140.0]];
         assert!((quad_aspect(&plate) - 440.0 / 140.0).abs() < 1e-5);
+        assert_eq!(quad_width(&plate), 440.0);
     }
 
     #[test]

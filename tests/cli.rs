@@ -488,6 +488,47 @@ fn search_watchlists_keep_alerts_for_later_readers() {
     let (code, out, _) = with_auth(&["search", "alerts", "--after", "1", "--json"]);
     assert_eq!((code, out.as_str()), (0, ""));
 
+    // A follower resuming after alert 1 prints the next one as it is raised.
+    let mut follower = Command::new(env!("CARGO_BIN_EXE_xueliang"))
+        .args([
+            "search", "alerts", "--follow", "--after", "1", "--count", "1", "--json",
+        ])
+        .args(["--server", &url])
+        .args(&auth)
+        .env("RUST_LOG", "off")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::{BufRead, BufReader};
+        let mut line = String::new();
+        BufReader::new(follower.stderr.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.contains("following"), "{line}");
+    }
+    city.store()
+        .record("edge-9", vec![car("晋MC2377", 2)])
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while follower.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            follower.kill().unwrap();
+            panic!("no alert within 30 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = follower.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let alert: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert_eq!(
+        (alert["id"].as_u64(), alert["rule"].as_str()),
+        (Some(2), Some("stolen 23"))
+    );
+    assert_eq!(alert["sighting"]["plate"]["text"], "晋MC2377");
+
     let (code, out, err) = with_auth(&["search", "watchlist", "list"]);
     assert_eq!(code, 0, "{err}");
     assert!(

@@ -355,6 +355,38 @@ fn analyze_finds_vehicles_in_a_recording() {
     assert!(one_line_error(&err).contains("/no/such/video.mp4"), "{err}");
 }
 
+/// A car at `gate-east` with a read plate, seen at `t`.
+fn read_car(plate: &str, t: i64) -> base::Sighting {
+    base::Sighting {
+        camera: "gate-east".into(),
+        device_id: "gate-east".into(),
+        pass_time_ms: t,
+        first_seen_ms: t,
+        last_seen_ms: t,
+        class: base::VehicleClass::Car,
+        plate: base::PlateRead {
+            state: base::PlateState::Read,
+            text: Some(plate.into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// The output of an alert-printing command run with `--count 1`. Bounded: a command that never
+/// alerts fails the test instead of hanging it.
+fn alert_within_30_s(mut child: std::process::Child) -> std::process::Output {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("no alert within 30 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
 /// `xueliang search watch`: a standing question prints the matching sighting when it reaches
 /// the platform through the real uplink, and nothing for the others.
 #[test]
@@ -383,20 +415,7 @@ fn search_watch_prints_alerts_as_sightings_arrive() {
 
     let edge = std::sync::Arc::new(store::Store::open_in_memory().unwrap());
     let t = base::now_ms() - 60_000;
-    let car = |plate: &str, dt: i64| base::Sighting {
-        camera: "gate-east".into(),
-        device_id: "gate-east".into(),
-        pass_time_ms: t + dt,
-        first_seen_ms: t + dt,
-        last_seen_ms: t + dt,
-        class: base::VehicleClass::Car,
-        plate: base::PlateRead {
-            state: base::PlateState::Read,
-            text: Some(plate.into()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let car = |plate: &str, dt: i64| read_car(plate, t + dt);
     edge.record("edge-9", vec![car("晋MB4545", 0), car("晋MA2345", 1)])
         .unwrap();
     let mut up = uplink::ForwarderConfig::new("edge-9", url.clone());
@@ -405,16 +424,7 @@ fn search_watch_prints_alerts_as_sightings_arrive() {
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let task = rt.spawn(fwd.run(shutdown));
 
-    // Bounded: a watch that never alerts fails the test instead of hanging it.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while watcher.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            watcher.kill().unwrap();
-            panic!("no alert within 30 s");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let out = watcher.wait_with_output().unwrap();
+    let out = alert_within_30_s(watcher);
     assert!(out.status.success(), "{out:?}");
     let alert: serde_json::Value =
         serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
@@ -457,20 +467,7 @@ fn search_watchlists_keep_alerts_for_later_readers() {
     assert!(one_line_error(&err).contains("exists already"), "{err}");
 
     let t = base::now_ms() - 60_000;
-    let car = |plate: &str, dt: i64| base::Sighting {
-        camera: "gate-east".into(),
-        device_id: "gate-east".into(),
-        pass_time_ms: t + dt,
-        first_seen_ms: t + dt,
-        last_seen_ms: t + dt,
-        class: base::VehicleClass::Car,
-        plate: base::PlateRead {
-            state: base::PlateState::Read,
-            text: Some(plate.into()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let car = |plate: &str, dt: i64| read_car(plate, t + dt);
     city.store()
         .record("edge-9", vec![car("晋MB4545", 0), car("晋MA2345", 1)])
         .unwrap();
@@ -511,15 +508,7 @@ fn search_watchlists_keep_alerts_for_later_readers() {
     city.store()
         .record("edge-9", vec![car("晋MC2377", 2)])
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while follower.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            follower.kill().unwrap();
-            panic!("no alert within 30 s");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let out = follower.wait_with_output().unwrap();
+    let out = alert_within_30_s(follower);
     assert!(out.status.success(), "{out:?}");
     let alert: serde_json::Value =
         serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();

@@ -460,20 +460,6 @@ async fn push(
     task.await.unwrap();
 }
 
-async fn search_client(
-    city: &platform::Platform,
-    pki: &std::path::Path,
-) -> v1::search_client::SearchClient<tonic::transport::Channel> {
-    let channel = tonic::transport::Endpoint::from_shared(city.url())
-        .unwrap()
-        .tls_config(uplink::tls::client_ca_only(&pki.join("ca.pem")).unwrap())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    v1::search_client::SearchClient::new(channel)
-}
-
 /// Watchlists (布控 the platform keeps): added over gRPC and HTTP, they raise alerts while no
 /// one listens; a reader gets them from an alert id on; they survive a platform restart and
 /// keep alerting; a follower hears a new alert as it is committed; removal stops them.
@@ -483,7 +469,7 @@ async fn watchlists_keep_alerting_with_no_one_listening_and_across_a_restart() {
     let pki = dir.path().join("pki");
     let ca = pki.join("ca.pem");
     let city1 = city(dir.path()).await;
-    let mut search = search_client(&city1, &pki).await;
+    let mut search = investigator_client(dir.path(), &city1).await;
     let added = search
         .add_watchlist(ask(v1::AddWatchlistRequest {
             name: "plate 晋M*23*".into(),
@@ -604,7 +590,7 @@ async fn watchlists_keep_alerting_with_no_one_listening_and_across_a_restart() {
 
     // Restarted on the same database: both are armed again, with their counts.
     let city2 = city(dir.path()).await;
-    let mut search = search_client(&city2, &pki).await;
+    let mut search = investigator_client(dir.path(), &city2).await;
     let lists = search
         .list_watchlists(ask(v1::ListWatchlistsRequest {}))
         .await
@@ -716,14 +702,7 @@ async fn watches_alert_on_matching_sightings_as_they_arrive() {
     let dir = tempfile::tempdir().unwrap();
     let city = city(dir.path()).await;
     let pki = dir.path().join("pki");
-    let channel = tonic::transport::Endpoint::from_shared(city.url())
-        .unwrap()
-        .tls_config(uplink::tls::client_ca_only(&pki.join("ca.pem")).unwrap())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut search = v1::search_client::SearchClient::new(channel);
+    let mut search = investigator_client(dir.path(), &city).await;
     let rule = |name: &str, filter: v1::Filter| v1::WatchRule {
         name: name.into(),
         filter: Some(filter),
@@ -760,10 +739,10 @@ async fn watches_alert_on_matching_sightings_as_they_arrive() {
     assert_eq!(bad.code(), tonic::Code::InvalidArgument);
 
     // An edge pushes four sightings through the uplink, over TLS with its own certificate.
-    uplink::tls::dev_ca::issue(&pki, "edge-9", &["127.0.0.1".into()]).unwrap();
-    let edge = std::sync::Arc::new(store::Store::open_in_memory().unwrap());
     let t = base::now_ms() - MIN;
-    edge.record(
+    push(
+        &city,
+        &pki,
         "edge-9",
         vec![
             sighting("cam-a", t, Some("晋M99999")),
@@ -771,13 +750,9 @@ async fn watches_alert_on_matching_sightings_as_they_arrive() {
             white_suv("cam-c", t + 2), // a covered white SUV, but outside the old town
             white_suv("cam-a", t + 3),
         ],
+        4,
     )
-    .unwrap();
-    let mut up = uplink::ForwarderConfig::new("edge-9", city.url());
-    up.tls = Some(uplink::TlsConfig::in_dir(&pki, "edge-9").client().unwrap());
-    let fwd = uplink::Forwarder::new(up, edge, std::sync::Arc::new(tokio::sync::Notify::new()));
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(fwd.run(shutdown));
+    .await;
 
     let mut got = Vec::new();
     while got.len() < 2 {
@@ -807,9 +782,6 @@ async fn watches_alert_on_matching_sightings_as_they_arrive() {
     // Nothing else matched.
     let more = tokio::time::timeout(std::time::Duration::from_millis(500), alerts.message()).await;
     assert!(more.is_err(), "no further alert: {more:?}");
-    stop.send(true).unwrap();
-    // The platform stops even with a watcher still connected: its stream ends.
-    task.await.unwrap();
     let audit = city.store().audit(0, i64::MAX, 10).unwrap();
     assert!(
         audit
@@ -817,7 +789,10 @@ async fn watches_alert_on_matching_sightings_as_they_arrive() {
             .any(|a| a.kind == "watch" && a.caller == "ivy" && a.results == 2),
         "{audit:?}"
     );
+    // The platform stops even with a watcher still connected: its stream ends.
     city.shutdown().await;
+    let end = tokio::time::timeout(std::time::Duration::from_secs(10), alerts.message()).await;
+    assert!(matches!(end, Ok(Ok(None)) | Ok(Err(_))), "{end:?}");
 }
 
 /// A plateless white SUV whose appearance embedding has `components`.

@@ -6,6 +6,7 @@
 
 use proto::v1;
 
+use super::print::{class_name, color_name};
 use super::{call, Client, Common, FilterArgs};
 use crate::timefmt;
 
@@ -280,14 +281,10 @@ fn question(f: Option<&v1::Filter>) -> String {
         codes.iter().map(|c| name(*c)).collect::<Vec<_>>().join(",")
     };
     if !f.classes.is_empty() {
-        parts.push(names(&f.classes, |c| {
-            base::VehicleClass::from_code(c).name()
-        }));
+        parts.push(names(&f.classes, class_name));
     }
     if !f.colors.is_empty() {
-        parts.push(names(&f.colors, |c| {
-            base::VehicleColor::from_code(c).name()
-        }));
+        parts.push(names(&f.colors, color_name));
     }
     if !f.plate_states.is_empty() {
         parts.push(format!(

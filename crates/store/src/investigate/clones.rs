@@ -198,8 +198,9 @@ impl Store {
         result.truncate(q.limit.max(1));
         // Plates judged from their hops alone are counted only when they are answered.
         for p in result.iter_mut().filter(|p| p.sightings == 0) {
-            p.sightings = plate_count(&conn, &p.plate, f.from_ms, f.to_ms)
-                .map_err(self.sql("count plate sightings"))?;
+            p.sightings = plate_window(&conn, &mut names, &p.plate, f.from_ms, f.to_ms)
+                .map_err(self.sql("count plate sightings"))?
+                .len();
         }
         let coverage = coverage::coverage(self, &conn, &c.scope, f.from_ms, f.to_ms)?;
         Ok(Answer { result, coverage })
@@ -317,31 +318,6 @@ fn nth_best(out: &[(f64, ClonedPlate)], n: usize) -> Option<(usize, f64)> {
         .collect();
     keys.sort_by(|a, b| b.partial_cmp(a).unwrap_or(std::cmp::Ordering::Equal));
     Some(keys[n - 1])
-}
-
-/// How many read sightings of `plate` lie in `[from_ms, to_ms)`.
-fn plate_count(
-    conn: &rusqlite::Connection,
-    plate: &str,
-    from_ms: i64,
-    to_ms: i64,
-) -> rusqlite::Result<usize> {
-    conn.prepare_cached(
-        "SELECT count(*) FROM sightings s INDEXED BY sightings_by_plate
-         WHERE s.plate_norm = ?1 AND s.pass_time >= ?2 AND s.pass_time < ?3
-           AND s.plate_text = ?4 AND s.plate_state = ?5",
-    )?
-    .query_row(
-        params![
-            super::normalize(plate),
-            from_ms,
-            to_ms,
-            plate,
-            PlateState::Read.code()
-        ],
-        |r| r.get::<_, i64>(0),
-    )
-    .map(|n| n as usize)
 }
 
 /// The evidence against one plate, from its sightings in time order (both paths), or from its

@@ -83,6 +83,28 @@ struct Near {
     color: VehicleColor,
 }
 
+/// The columns [`Near::from_row`] reads, in order (table alias `s`); a macro so the commit
+/// path's queries stay literals (no formatting per sighting).
+macro_rules! near_columns {
+    () => {
+        "s.origin, s.seq, s.pass_time, s.camera, s.class, s.color"
+    };
+}
+
+impl Near {
+    /// A sighting from the `near_columns!()` starting at column `at`.
+    fn from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Near> {
+        Ok(Near {
+            origin: r.get(at)?,
+            seq: r.get(at + 1)?,
+            time: r.get(at + 2)?,
+            camera: r.get(at + 3)?,
+            class: VehicleClass::from_code(r.get(at + 4)?),
+            color: VehicleColor::from_code(r.get(at + 5)?),
+        })
+    }
+}
+
 /// The read sighting of `plate` just before (`before`) or just after `(time, origin, seq)`.
 fn neighbour(
     conn: &Connection,
@@ -93,17 +115,23 @@ fn neighbour(
     before: bool,
 ) -> rusqlite::Result<Option<Near>> {
     let sql = if before {
-        "SELECT s.origin, s.seq, s.pass_time, s.camera, s.class, s.color
-         FROM sightings s INDEXED BY sightings_by_plate
-         WHERE s.plate_norm = ?1 AND s.pass_time <= ?3 AND s.plate_text = ?2
-           AND s.plate_state = ?6 AND (s.pass_time, s.origin, s.seq) < (?3, ?4, ?5)
-         ORDER BY s.pass_time DESC, s.origin DESC, s.seq DESC LIMIT 1"
+        concat!(
+            "SELECT ",
+            near_columns!(),
+            " FROM sightings s INDEXED BY sightings_by_plate
+             WHERE s.plate_norm = ?1 AND s.pass_time <= ?3 AND s.plate_text = ?2
+               AND s.plate_state = ?6 AND (s.pass_time, s.origin, s.seq) < (?3, ?4, ?5)
+             ORDER BY s.pass_time DESC, s.origin DESC, s.seq DESC LIMIT 1"
+        )
     } else {
-        "SELECT s.origin, s.seq, s.pass_time, s.camera, s.class, s.color
-         FROM sightings s INDEXED BY sightings_by_plate
-         WHERE s.plate_norm = ?1 AND s.pass_time >= ?3 AND s.plate_text = ?2
-           AND s.plate_state = ?6 AND (s.pass_time, s.origin, s.seq) > (?3, ?4, ?5)
-         ORDER BY s.pass_time, s.origin, s.seq LIMIT 1"
+        concat!(
+            "SELECT ",
+            near_columns!(),
+            " FROM sightings s INDEXED BY sightings_by_plate
+             WHERE s.plate_norm = ?1 AND s.pass_time >= ?3 AND s.plate_text = ?2
+               AND s.plate_state = ?6 AND (s.pass_time, s.origin, s.seq) > (?3, ?4, ?5)
+             ORDER BY s.pass_time, s.origin, s.seq LIMIT 1"
+        )
     };
     conn.prepare_cached(sql)?
         .query_row(
@@ -115,16 +143,7 @@ fn neighbour(
                 seq,
                 PlateState::Read.code()
             ],
-            |r| {
-                Ok(Near {
-                    origin: r.get(0)?,
-                    seq: r.get(1)?,
-                    time: r.get(2)?,
-                    camera: r.get(3)?,
-                    class: VehicleClass::from_code(r.get(4)?),
-                    color: VehicleColor::from_code(r.get(5)?),
-                })
-            },
+            |r| Near::from_row(r, 0),
         )
         .optional()
 }
@@ -209,24 +228,15 @@ pub(crate) fn note(conn: &Connection, s: &Sighting) -> rusqlite::Result<()> {
 
 /// Re-judges both pairs of every read sighting at `camera` (after its position changed).
 pub(crate) fn refresh_camera(conn: &Connection, camera: &str) -> rusqlite::Result<()> {
-    let mut st = conn.prepare(
-        "SELECT s.plate_text, s.origin, s.seq, s.pass_time, s.class, s.color
-         FROM sightings s INDEXED BY sightings_by_camera
-         WHERE s.camera = ?1 AND s.plate_state = ?2 AND s.plate_text IS NOT NULL",
-    )?;
+    let mut st = conn.prepare(concat!(
+        "SELECT s.plate_text, ",
+        near_columns!(),
+        " FROM sightings s INDEXED BY sightings_by_camera
+         WHERE s.camera = ?1 AND s.plate_state = ?2 AND s.plate_text IS NOT NULL"
+    ))?;
     let rows = st
         .query_map(params![camera, PlateState::Read.code()], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                Near {
-                    origin: r.get(1)?,
-                    seq: r.get(2)?,
-                    time: r.get(3)?,
-                    camera: camera.to_owned(),
-                    class: VehicleClass::from_code(r.get(4)?),
-                    color: VehicleColor::from_code(r.get(5)?),
-                },
-            ))
+            Ok((r.get::<_, String>(0)?, Near::from_row(r, 1)?))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     for (plate, me) in rows {
@@ -279,24 +289,18 @@ pub(crate) fn between(conn: &Connection, from_ms: i64, to_ms: i64) -> rusqlite::
 /// Builds the hops of every read sighting already stored (a database from before this table),
 /// one plate at a time in index order. Runs once, inside the migration.
 pub(crate) fn backfill(conn: &Connection) -> rusqlite::Result<()> {
-    let mut st = conn.prepare(
-        "SELECT s.plate_text, s.origin, s.seq, s.pass_time, s.camera, s.class, s.color
-         FROM sightings s INDEXED BY sightings_by_plate
+    let mut st = conn.prepare(concat!(
+        "SELECT s.plate_text, ",
+        near_columns!(),
+        " FROM sightings s INDEXED BY sightings_by_plate
          WHERE s.plate_norm IS NOT NULL AND s.plate_state = ?1
-         ORDER BY s.plate_text, s.pass_time, s.origin, s.seq",
-    )?;
+         ORDER BY s.plate_text, s.pass_time, s.origin, s.seq"
+    ))?;
     let mut rows = st.query([PlateState::Read.code()])?;
     let mut last: Option<(String, Near)> = None;
     while let Some(r) = rows.next()? {
         let plate: String = r.get(0)?;
-        let me = Near {
-            origin: r.get(1)?,
-            seq: r.get(2)?,
-            time: r.get(3)?,
-            camera: r.get(4)?,
-            class: VehicleClass::from_code(r.get(5)?),
-            color: VehicleColor::from_code(r.get(6)?),
-        };
+        let me = Near::from_row(r, 1)?;
         if let Some((p, prev)) = &last {
             if *p == plate {
                 put(conn, &plate, prev, &me)?;

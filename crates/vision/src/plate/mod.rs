@@ -322,11 +322,11 @@ impl PlateReader {
                 color,
             },
             None => PlateRead {
-                state: if detect::quad_width(&quad) < MIN_JUDGED_WIDTH {
-                    PlateState::Unreadable
-                } else {
-                    unread_state(localiser, &ev.unwrap_or_default())
-                },
+                state: unread_state(
+                    localiser,
+                    detect::quad_width(&quad),
+                    &ev.unwrap_or_default(),
+                ),
                 text: None,
                 color,
                 confidence: if localiser != Localiser::Fallback {
@@ -414,22 +414,24 @@ impl PlateReader {
     }
 }
 
-/// `covered` or `unreadable` for a region found by `localiser` that was not read, from what it
-/// shows (see [`COVER_MAX_TEXT_COLS`], [`COVER_MAX_VISIBLE`], [`COVER_MIN_SMOOTH_COLS`]).
+/// `covered` or `unreadable` for a region `width` source pixels wide found by `localiser` that
+/// was not read, from what it shows (see [`COVER_MAX_TEXT_COLS`], [`COVER_MAX_VISIBLE`],
+/// [`COVER_MIN_SMOOTH_COLS`]); a region narrower than [`MIN_JUDGED_WIDTH`] is never `covered`.
 ///
 /// The fallback finds smooth plate-shaped patches, so the question there is whether the patch
 /// shows text after all (a blurred plate, a sticker): little text and few characters is a
 /// cover. The detector fires on characters, so a detector region is covered when it shows none,
 /// or when a stretch of it is smooth beside the characters it does show (a partial cover).
-pub fn unread_state(localiser: Localiser, ev: &Evidence) -> PlateState {
-    let covered = match localiser {
-        Localiser::Fallback => {
-            ev.text_cols <= COVER_MAX_TEXT_COLS && ev.visible <= COVER_MAX_VISIBLE
-        }
-        Localiser::Detector | Localiser::WeakDetector => {
-            ev.visible == 0 || ev.smooth_cols >= COVER_MIN_SMOOTH_COLS
-        }
-    };
+pub fn unread_state(localiser: Localiser, width: f32, ev: &Evidence) -> PlateState {
+    let covered = width >= MIN_JUDGED_WIDTH
+        && match localiser {
+            Localiser::Fallback => {
+                ev.text_cols <= COVER_MAX_TEXT_COLS && ev.visible <= COVER_MAX_VISIBLE
+            }
+            Localiser::Detector | Localiser::WeakDetector => {
+                ev.visible == 0 || ev.smooth_cols >= COVER_MIN_SMOOTH_COLS
+            }
+        };
     if covered {
         PlateState::Covered
     } else {
@@ -534,32 +536,62 @@ mod tests {
             ..Evidence::default()
         };
         use Localiser::*;
-        // A smooth patch from the fallback is a cover; one that shows text is a plate.
-        assert_eq!(
-            unread_state(Fallback, &ev(0, 0.05, 0.0)),
-            PlateState::Covered
-        );
-        assert_eq!(
-            unread_state(Fallback, &ev(0, 0.9, 0.0)),
-            PlateState::Unreadable
-        );
-        assert_eq!(
-            unread_state(Fallback, &ev(4, 0.3, 0.0)),
-            PlateState::Unreadable
-        );
-        // A detector region: no characters, or characters beside a smooth stretch.
-        assert_eq!(
-            unread_state(Detector, &ev(0, 0.9, 0.0)),
-            PlateState::Covered
-        );
-        assert_eq!(
-            unread_state(WeakDetector, &ev(3, 0.9, 0.4)),
-            PlateState::Covered
-        );
-        assert_eq!(
-            unread_state(Detector, &ev(5, 0.9, 0.05)),
-            PlateState::Unreadable
-        );
+        use PlateState::{Covered, Unreadable};
+        let wide = 120.0;
+        for (localiser, width, ev, want, why) in [
+            (Fallback, wide, ev(0, 0.05, 0.0), Covered, "a smooth patch"),
+            (
+                Fallback,
+                wide,
+                ev(0, 0.9, 0.0),
+                Unreadable,
+                "a patch that shows text",
+            ),
+            (
+                Fallback,
+                wide,
+                ev(4, 0.3, 0.0),
+                Unreadable,
+                "a patch with characters",
+            ),
+            (
+                Detector,
+                wide,
+                ev(0, 0.9, 0.0),
+                Covered,
+                "a plate with no character",
+            ),
+            (
+                WeakDetector,
+                wide,
+                ev(3, 0.9, 0.4),
+                Covered,
+                "characters beside a smooth stretch",
+            ),
+            (
+                Detector,
+                wide,
+                ev(5, 0.9, 0.05),
+                Unreadable,
+                "characters, nothing hidden",
+            ),
+            (
+                Fallback,
+                30.0,
+                ev(0, 0.05, 0.0),
+                Unreadable,
+                "too small to judge",
+            ),
+            (
+                Detector,
+                39.9,
+                ev(0, 0.9, 0.0),
+                Unreadable,
+                "too small to judge",
+            ),
+        ] {
+            assert_eq!(unread_state(localiser, width, &ev), want, "{why}");
+        }
     }
 
     #[test]

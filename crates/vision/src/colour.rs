@@ -190,7 +190,7 @@ fn i420_to_rgb(y: u8, u: u8, v: u8) -> [f64; 3] {
 }
 
 /// sRGB `0..=255` to CIE L\*a\*b\* (D65).
-fn srgb_to_lab(rgb: [f64; 3]) -> (f64, f64, f64) {
+pub(crate) fn srgb_to_lab(rgb: [f64; 3]) -> (f64, f64, f64) {
     let [r, g, b] = rgb.map(|c| {
         let c = c / 255.0;
         if c <= 0.040_45 {

@@ -58,16 +58,15 @@ pub use recognize::{Charset, Probs, Recogniser};
 pub const DET_TH: f32 = 0.5;
 /// Every character of a syntactically valid reading must be at least this sure for `read`.
 pub const READ_MIN_CONF: f32 = 0.40;
-/// A region from the covered-plate fallback that was not read is `covered` when at most this
-/// fraction of its columns carries text ([`Evidence::text_cols`]) ...
+/// A plate region that was not read is `covered` when at most this fraction of its columns
+/// carries text ([`Evidence::text_cols`]) ...
 pub const COVER_MAX_TEXT_COLS: f32 = 0.5;
 /// ... and the recogniser sees at most this many plate characters on it
 /// ([`Evidence::visible`]); else `unreadable`.
 pub const COVER_MAX_VISIBLE: usize = 2;
-/// A detector region that was not read is `covered` when the recogniser sees no plate
-/// character on it, or when at least this fraction of its columns is smooth next to the
-/// textured ones ([`Evidence::smooth_cols`]: characters hidden beside visible ones); else
-/// `unreadable`.
+/// ... or, for a region the detector found, when at least this fraction of its columns is
+/// smooth next to the textured ones ([`Evidence::smooth_cols`]: characters hidden beside
+/// visible ones); else `unreadable` (see [`unread_state`]).
 pub const COVER_MIN_SMOOTH_COLS: f32 = 0.2;
 /// Quad aspect (width / height) below which a plate is double-row (440×220 mm = 2.0 against
 /// 3.14 and 3.43 for single rows).
@@ -91,6 +90,7 @@ pub const FALLBACK: FallbackParams = FallbackParams {
     min_rect: 0.80,
     min_contrast: 10.0,
     max_inner_std: 45.0,
+    max_inner_gradient: 8.0,
 };
 
 /// The plate detector the setup command installs: `<home_dir>/models/clp_det.onnx`.
@@ -418,21 +418,16 @@ impl PlateReader {
 /// was not read, from what it shows (see [`COVER_MAX_TEXT_COLS`], [`COVER_MAX_VISIBLE`],
 /// [`COVER_MIN_SMOOTH_COLS`]); a region narrower than [`MIN_JUDGED_WIDTH`] is never `covered`.
 ///
-/// The fallback finds smooth plate-shaped patches, so the question there is whether the patch
-/// shows text after all (a blurred plate, a sticker): little text and few characters is a
-/// cover. The detector fires on characters, so a detector region is covered when it shows none,
-/// or when a stretch of it is smooth beside the characters it does show (a partial cover).
+/// Whatever found the region, it is covered when it shows little text and few characters (a
+/// cloth, paper, mud, a blank plate). The detector fires on characters, so a region it found is
+/// also covered when a stretch of it is smooth beside the characters it shows (a partial
+/// cover); the fallback finds smooth patches, where a smooth stretch says nothing. A region
+/// with no character the recogniser is sure of but text-like texture all over is a plate too
+/// degraded to read, or not a plate (a bus's destination sign): `unreadable`.
 pub fn unread_state(localiser: Localiser, width: f32, ev: &Evidence) -> PlateState {
-    let covered = width >= MIN_JUDGED_WIDTH
-        && match localiser {
-            Localiser::Fallback => {
-                ev.text_cols <= COVER_MAX_TEXT_COLS && ev.visible <= COVER_MAX_VISIBLE
-            }
-            Localiser::Detector | Localiser::WeakDetector => {
-                ev.visible == 0 || ev.smooth_cols >= COVER_MIN_SMOOTH_COLS
-            }
-        };
-    if covered {
+    let hidden = ev.text_cols <= COVER_MAX_TEXT_COLS && ev.visible <= COVER_MAX_VISIBLE;
+    let partly_hidden = localiser != Localiser::Fallback && ev.smooth_cols >= COVER_MIN_SMOOTH_COLS;
+    if width >= MIN_JUDGED_WIDTH && (hidden || partly_hidden) {
         PlateState::Covered
     } else {
         PlateState::Unreadable
@@ -557,9 +552,23 @@ mod tests {
             (
                 Detector,
                 wide,
-                ev(0, 0.9, 0.0),
+                ev(0, 0.1, 0.0),
                 Covered,
-                "a plate with no character",
+                "a smooth plate with no character",
+            ),
+            (
+                Detector,
+                wide,
+                ev(0, 0.9, 0.0),
+                Unreadable,
+                "text-like texture and no character: degraded, or a sign",
+            ),
+            (
+                Fallback,
+                wide,
+                ev(3, 0.3, 0.5),
+                Unreadable,
+                "a smooth stretch says nothing in a smooth patch",
             ),
             (
                 WeakDetector,
@@ -585,7 +594,7 @@ mod tests {
             (
                 Detector,
                 39.9,
-                ev(0, 0.9, 0.0),
+                ev(0, 0.1, 0.0),
                 Unreadable,
                 "too small to judge",
             ),

@@ -49,6 +49,9 @@ pub struct Evidence {
     pub plate_texture: f32,
     /// The vehicle crop's sharpness (90th percentile gradient magnitude, grey levels).
     pub scene_sharpness: f32,
+    /// How much the region stands out in colour from a ring around it (CIE76 ΔE of the mean
+    /// colours), for a region the covered-plate fallback found; 0 otherwise.
+    pub contrast: f32,
 }
 
 /// Whether `c` can stand on a Chinese plate.
@@ -191,6 +194,7 @@ pub fn evidence(line: &Image, probs: &[&Probs], charset: &Charset, scene: f32) -
         smooth_cols: smooth_fraction(&cols, SMOOTH_COL_REL),
         plate_texture,
         scene_sharpness: scene,
+        contrast: 0.0,
     }
 }
 

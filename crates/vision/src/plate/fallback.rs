@@ -501,9 +501,19 @@ fn delta_e(a: [f64; 3], b: [f64; 3]) -> f64 {
     ((l1 - l2).powi(2) + (a1 - a2).powi(2) + (b1 - b2).powi(2)).sqrt()
 }
 
-/// Looks for a covered plate in a vehicle crop; returns its quad (TL, TR, BR, BL, crop pixels)
-/// and score, or `None`.
-pub fn find_plate_region(crop: &Image, params: &FallbackParams) -> Option<(Quad, f32)> {
+/// A plate-shaped smooth region [`find_plate_region`] found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Region {
+    /// TL, TR, BR, BL in crop pixels.
+    pub quad: Quad,
+    /// Contrast × fill / (1 + std / 10): how it was chosen among the candidates.
+    pub score: f32,
+    /// Colour difference (CIE76 ΔE of the mean colours) against a ring around it.
+    pub contrast: f32,
+}
+
+/// Looks for a covered plate in a vehicle crop; returns the best region, or `None`.
+pub fn find_plate_region(crop: &Image, params: &FallbackParams) -> Option<Region> {
     let (w, h) = (crop.width, crop.height);
     if w < 16 || h < 16 {
         return None;
@@ -514,7 +524,7 @@ pub fn find_plate_region(crop: &Image, params: &FallbackParams) -> Option<(Quad,
     let (wf, hf) = (w as f64, h as f64);
     let min_w = f64::from(params.min_w_frac) * wf;
     let max_w = f64::from(params.max_w_frac) * wf;
-    let mut best: Option<(Quad, f64)> = None;
+    let mut best: Option<Region> = None;
     // The bounding box's diagonal bounds the rectangle's long side: skip what cannot be wide
     // enough before any geometry.
     for_each_contour(&edges, w, h, min_w, |c| {
@@ -566,11 +576,16 @@ pub fn find_plate_region(crop: &Image, params: &FallbackParams) -> Option<(Quad,
         }
         let si = si.std;
         let s = contrast * fill / (1.0 + si / 10.0);
-        if best.as_ref().is_none_or(|(_, bs)| s > *bs) {
-            best = Some((q64.map(|p| [p[0] as f32, p[1] as f32]), s));
+        let s = s as f32;
+        if best.as_ref().is_none_or(|b| s > b.score) {
+            best = Some(Region {
+                quad: q64.map(|p| [p[0] as f32, p[1] as f32]),
+                score: s,
+                contrast: contrast as f32,
+            });
         }
     });
-    best.map(|(q, s)| (q, s as f32))
+    best
 }
 
 #[cfg(test)]
@@ -598,8 +613,9 @@ mod tests {
 
     #[test]
     fn finds_a_uniform_plate_sized_patch() {
-        let (q, s) = find_plate_region(&car_with_cover(Some(60)), &FALLBACK).expect("a region");
-        assert!(s > 10.0, "{s}");
+        let r = find_plate_region(&car_with_cover(Some(60)), &FALLBACK).expect("a region");
+        assert!(r.score > 10.0 && r.contrast > 30.0, "{r:?}");
+        let q = r.quad;
         // Around x 150..249, y 200..239 (within the edge detector's couple of pixels).
         for (p, want) in q.iter().zip([
             [150.0, 200.0],
@@ -644,7 +660,7 @@ mod tests {
                 [100, 190, 130]
             }
         });
-        let (q, _) = find_plate_region(&img, &FALLBACK).expect("a region");
+        let q = find_plate_region(&img, &FALLBACK).expect("a region").quad;
         assert!(
             (q[0][0] - 150.0).abs() <= 3.0 && (q[2][1] - 239.0).abs() <= 3.0,
             "{q:?}"

@@ -64,6 +64,12 @@ pub const COVER_MAX_TEXT_COLS: f32 = 0.5;
 /// ... and the recogniser sees at most this many plate characters on it
 /// ([`Evidence::visible`]); else `unreadable`.
 pub const COVER_MAX_VISIBLE: usize = 2;
+/// ... or, for a region the fallback found, when it stands out from the body around it by at
+/// least this colour difference ([`Evidence::contrast`], CIE76 ΔE): a cloth's folds on a blurred
+/// picture look like text to the column measure, but a region in the plate's place this unlike
+/// the body that shows no characters is a cover. Set on seed 1 (its gap: unread regions of
+/// degraded plates up to 27.9, covers from 37.3).
+pub const COVER_MIN_CONTRAST: f32 = 32.0;
 /// ... or, for a region the detector found, when at least this fraction of its columns is
 /// smooth next to the textured ones ([`Evidence::smooth_cols`]: characters hidden beside
 /// visible ones); else `unreadable` (see [`unread_state`]).
@@ -275,19 +281,23 @@ impl PlateReader {
         let detector_score = best.map_or(0.0, |d| d.score);
         let shift = |q: Quad| q.map(|p| [p[0] + origin[0], p[1] + origin[1]]);
         let weak = best.filter(|d| d.score >= WEAK_DET_TH && d.score < DET_TH);
-        let (quad, localiser) = match best {
-            Some(d) if d.score >= DET_TH => {
-                (shift(detect::order_quad(d.corners)), Localiser::Detector)
-            }
+        // The fallback's region also says how much it stands out from the body (ΔE).
+        let (quad, localiser, contrast) = match best {
+            Some(d) if d.score >= DET_TH => (
+                shift(detect::order_quad(d.corners)),
+                Localiser::Detector,
+                0.0,
+            ),
             _ => {
                 let t = Instant::now();
                 let found = fallback::find_plate_region(crop, &FALLBACK);
                 timings.fallback = t.elapsed();
                 match (found, weak) {
-                    (Some((q, _)), _) => (shift(q), Localiser::Fallback),
+                    (Some(r), _) => (shift(r.quad), Localiser::Fallback, r.contrast),
                     (None, Some(d)) => (
                         shift(detect::order_quad(d.corners)),
                         Localiser::WeakDetector,
+                        0.0,
                     ),
                     (None, None) => return Ok(none_result(detector_score, timings)),
                 }
@@ -301,7 +311,10 @@ impl PlateReader {
         });
         let ev = match text {
             Some(_) => None,
-            None => Some(self.evidence_of(src, &quad, &rec, evidence::scene_sharpness(crop))),
+            None => Some(Evidence {
+                contrast,
+                ..self.evidence_of(src, &quad, &rec, evidence::scene_sharpness(crop))
+            }),
         };
         let interior = rectify::warp(
             src,
@@ -419,13 +432,16 @@ impl PlateReader {
 /// [`COVER_MIN_SMOOTH_COLS`]); a region narrower than [`MIN_JUDGED_WIDTH`] is never `covered`.
 ///
 /// Whatever found the region, it is covered when it shows little text and few characters (a
-/// cloth, paper, mud, a blank plate). The detector fires on characters, so a region it found is
+/// cloth, paper, mud, a blank plate); a region the fallback found may show text-like texture
+/// if it stands out in colour from the body around it. The detector fires on characters, so a region it found is
 /// also covered when a stretch of it is smooth beside the characters it shows (a partial
 /// cover); the fallback finds smooth patches, where a smooth stretch says nothing. A region
 /// with no character the recogniser is sure of but text-like texture all over is a plate too
 /// degraded to read, or not a plate (a bus's destination sign): `unreadable`.
 pub fn unread_state(localiser: Localiser, width: f32, ev: &Evidence) -> PlateState {
-    let hidden = ev.text_cols <= COVER_MAX_TEXT_COLS && ev.visible <= COVER_MAX_VISIBLE;
+    let hidden = ev.visible <= COVER_MAX_VISIBLE
+        && (ev.text_cols <= COVER_MAX_TEXT_COLS
+            || localiser == Localiser::Fallback && ev.contrast >= COVER_MIN_CONTRAST);
     let partly_hidden = localiser != Localiser::Fallback && ev.smooth_cols >= COVER_MIN_SMOOTH_COLS;
     if width >= MIN_JUDGED_WIDTH && (hidden || partly_hidden) {
         PlateState::Covered
@@ -535,6 +551,36 @@ mod tests {
         let wide = 120.0;
         for (localiser, width, ev, want, why) in [
             (Fallback, wide, ev(0, 0.05, 0.0), Covered, "a smooth patch"),
+            (
+                Fallback,
+                wide,
+                Evidence {
+                    contrast: 40.0,
+                    ..ev(0, 1.0, 0.0)
+                },
+                Covered,
+                "folds on a blurred picture, unlike the body",
+            ),
+            (
+                Fallback,
+                wide,
+                Evidence {
+                    contrast: 40.0,
+                    ..ev(4, 1.0, 0.0)
+                },
+                Unreadable,
+                "unlike the body, but with characters",
+            ),
+            (
+                Detector,
+                wide,
+                Evidence {
+                    contrast: 40.0,
+                    ..ev(0, 1.0, 0.0)
+                },
+                Unreadable,
+                "the contrast rule is the fallback's",
+            ),
             (
                 Fallback,
                 wide,

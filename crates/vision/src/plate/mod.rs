@@ -94,7 +94,7 @@ pub const FALLBACK: FallbackParams = FallbackParams {
     max_w_frac: 0.45,
     aspect: (1.6, 3.9),
     min_rect: 0.80,
-    min_contrast: 10.0,
+    min_contrast: 5.0,
     max_inner_std: 45.0,
     max_inner_gradient: 8.0,
 };

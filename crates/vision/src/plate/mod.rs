@@ -62,7 +62,7 @@ pub const READ_MIN_CONF: f32 = 0.40;
 /// carries text ([`Evidence::text_cols`]) ...
 pub const COVER_MAX_TEXT_COLS: f32 = 0.5;
 /// ... and the recogniser sees at most this many plate characters on it
-/// ([`Evidence::visible`]); else `unreadable`.
+/// ([`Evidence::visible`]) ...
 pub const COVER_MAX_VISIBLE: usize = 2;
 /// ... or, for a region the fallback found, when it stands out from the body around it by at
 /// least this colour difference ([`Evidence::contrast`], CIE76 ΔE): a cloth's folds on a blurred
@@ -70,14 +70,13 @@ pub const COVER_MAX_VISIBLE: usize = 2;
 /// the body that shows no characters is a cover. Set on seed 1 (its gap: unread regions of
 /// degraded plates up to 27.9, covers from 37.3).
 pub const COVER_MIN_CONTRAST: f32 = 32.0;
-/// ... or, for a region the detector found, when at least this fraction of its columns is
-/// smooth next to the textured ones ([`Evidence::smooth_cols`]: characters hidden beside
-/// visible ones); else `unreadable` (see [`unread_state`]).
+/// ... or when at least this fraction of its columns is smooth next to the textured ones
+/// ([`Evidence::smooth_cols`]: characters hidden beside visible ones) ...
 pub const COVER_MIN_SMOOTH_COLS: f32 = 0.2;
 /// ... and shows at most this many sure characters: a plate showing six or more is one the
 /// reader could not decode, whose gaps (the separator dot, the margins) look like a smooth
 /// stretch. On seeds 1, 3, 4 this kept every partial cover and turned 8 clear or degraded
-/// plates from `covered` to `unreadable`.
+/// plates from `covered` to `unreadable`. Else the region is `unreadable` ([`unread_state`]).
 pub const COVER_MAX_VISIBLE_PARTLY: usize = 5;
 /// Quad aspect (width / height) below which a plate is double-row (440×220 mm = 2.0 against
 /// 3.14 and 3.43 for single rows).
@@ -440,20 +439,18 @@ impl PlateReader {
 /// was not read, from what it shows (see [`COVER_MAX_TEXT_COLS`], [`COVER_MAX_VISIBLE`],
 /// [`COVER_MIN_SMOOTH_COLS`]); a region narrower than [`MIN_JUDGED_WIDTH`] is never `covered`.
 ///
-/// Whatever found the region, it is covered when it shows little text and few characters (a
-/// cloth, paper, mud, a blank plate); a region the fallback found may show text-like texture
-/// if it stands out in colour from the body around it. The detector fires on characters, so a region it found is
-/// also covered when a stretch of it is smooth beside the characters it shows (a partial
-/// cover); the fallback finds smooth patches, where a smooth stretch says nothing. A region
-/// with no character the recogniser is sure of but text-like texture all over is a plate too
-/// degraded to read, or not a plate (a bus's destination sign): `unreadable`.
+/// A region is covered when it shows little text and few characters (a cloth, paper, mud, a
+/// blank plate); one the fallback found may show text-like texture if it stands out in colour
+/// from the body around it. It is also covered when a stretch of it is smooth beside the few
+/// characters it shows (a partial cover). A region with no character the recogniser is sure
+/// of but text-like texture all over is a plate too degraded to read, or not a plate (a bus's
+/// destination sign): `unreadable`.
 pub fn unread_state(localiser: Localiser, width: f32, ev: &Evidence) -> PlateState {
     let hidden = ev.visible <= COVER_MAX_VISIBLE
         && (ev.text_cols <= COVER_MAX_TEXT_COLS
             || localiser == Localiser::Fallback && ev.contrast >= COVER_MIN_CONTRAST);
-    let partly_hidden = localiser != Localiser::Fallback
-        && ev.smooth_cols >= COVER_MIN_SMOOTH_COLS
-        && ev.visible <= COVER_MAX_VISIBLE_PARTLY;
+    let partly_hidden =
+        ev.smooth_cols >= COVER_MIN_SMOOTH_COLS && ev.visible <= COVER_MAX_VISIBLE_PARTLY;
     if width >= MIN_JUDGED_WIDTH && (hidden || partly_hidden) {
         PlateState::Covered
     } else {
@@ -623,9 +620,9 @@ mod tests {
             (
                 Fallback,
                 wide,
-                ev(3, 0.3, 0.5),
-                Unreadable,
-                "a smooth stretch says nothing in a smooth patch",
+                ev(3, 0.8, 0.5),
+                Covered,
+                "a cover beside three characters",
             ),
             (
                 WeakDetector,

@@ -443,6 +443,21 @@ fn scale_to_centre(q: &[[f64; 2]; 4], f: f64) -> [[f64; 2]; 4] {
     q.map(|p| [p[0] + (c[0] - p[0]) * f, p[1] + (c[1] - p[1]) * f])
 }
 
+/// Canny thresholds on the chroma channels (a\* and b\* in OpenCV's 8-bit scale: +128).
+const CHROMA_CANNY: (i32, i32) = (30, 90);
+
+/// The a\* and b\* channels of `crop` in OpenCV's 8-bit scale (value + 128, rounded).
+fn chroma(crop: &Image) -> [Vec<u8>; 2] {
+    let n = crop.width * crop.height;
+    let (mut a, mut b) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for p in crop.data.chunks_exact(3) {
+        let (_, pa, pb) = srgb_to_lab([p[0], p[1], p[2]].map(f64::from));
+        a.push((pa + 128.0).round().clamp(0.0, 255.0) as u8);
+        b.push((pb + 128.0).round().clamp(0.0, 255.0) as u8);
+    }
+    [a, b]
+}
+
 /// Grey mean and spread, mean sRGB and mean gradient over some spans of a crop.
 struct Stats {
     n: usize,
@@ -519,7 +534,14 @@ pub fn find_plate_region(crop: &Image, params: &FallbackParams) -> Option<Region
         return None;
     }
     let g = blur3(&crop.grey(), w, h);
-    let edges = close3(&canny(&g, w, h, 40, 120), w, h);
+    // Edges of the grey picture, then of each chroma channel on its own: a cover's border can
+    // be all colour and no brightness, and OR-ing the maps would merge contours with clutter.
+    let [ca, cb] = chroma(crop).map(|c| blur3(&c, w, h));
+    let edge_maps = [
+        close3(&canny(&g, w, h, 40, 120), w, h),
+        close3(&canny(&ca, w, h, CHROMA_CANNY.0, CHROMA_CANNY.1), w, h),
+        close3(&canny(&cb, w, h, CHROMA_CANNY.0, CHROMA_CANNY.1), w, h),
+    ];
 
     let (wf, hf) = (w as f64, h as f64);
     let min_w = f64::from(params.min_w_frac) * wf;
@@ -527,7 +549,7 @@ pub fn find_plate_region(crop: &Image, params: &FallbackParams) -> Option<Region
     let mut best: Option<Region> = None;
     // The bounding box's diagonal bounds the rectangle's long side: skip what cannot be wide
     // enough before any geometry.
-    for_each_contour(&edges, w, h, min_w, |c| {
+    let mut candidate = |c: &[(usize, usize)]| {
         let hl = hull(c);
         let Some(r) = min_area_rect(&hl) else {
             return;
@@ -584,7 +606,10 @@ pub fn find_plate_region(crop: &Image, params: &FallbackParams) -> Option<Region
                 contrast: contrast as f32,
             });
         }
-    });
+    };
+    for edges in &edge_maps {
+        for_each_contour(edges, w, h, min_w, &mut candidate);
+    }
     best
 }
 

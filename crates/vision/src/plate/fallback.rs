@@ -33,13 +33,14 @@
 //! with the grey map alone), so about 65 ms for 958×681 on one core; it only runs when the
 //! detector found nothing.
 
-use super::detect::{order_quad, Quad};
 use std::sync::OnceLock;
 
+use super::detect::{order_quad, Quad};
 use super::image::Image;
 use crate::colour::srgb_to_lab;
 
-/// Parameters of [`find_plate_region`] (defaults: the reference's, set on the dev set).
+/// Parameters of [`find_plate_region`] (`plate::FALLBACK`: the reference's, changed where the
+/// module docs say).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FallbackParams {
     pub min_w_frac: f32,
@@ -639,9 +640,7 @@ pub fn find_plate_region(crop: &Image, params: &FallbackParams) -> Option<Region
         {
             return;
         }
-        let si = si.std;
-        let s = contrast * fill / (1.0 + si / 10.0);
-        let s = s as f32;
+        let s = (contrast * fill / (1.0 + si.std / 10.0)) as f32;
         if best.as_ref().is_none_or(|b| s > b.score) {
             best = Some(Region {
                 quad: q64.map(|p| [p[0] as f32, p[1] as f32]),

@@ -8,7 +8,8 @@
 //! quad ──aspect < ROW2_ASPECT?──▶ single row: warp 192×56 ─────────────▶ PP-OCRv4 ──▶ template
 //!                                 double row: extend to 2:1, warp 176×88, split ──▶ 2 runs  Viterbi
 //! reading ──every char ≥ READ_MIN_CONF and valid──▶ read │ else evidence (visible plate chars,
-//!   text / smooth columns vs the scene) ──unread_state──▶ covered | unreadable   (no quad: none)
+//!   text / smooth columns vs the scene, the fallback region's colour contrast)
+//!   ──unread_state──▶ covered | unreadable   (no quad: none)
 //! quad ──warp 160×50, −6 %──▶ HSV vote (or the text decides) ──▶ colour
 //! ```
 //!
@@ -16,8 +17,9 @@
 //! `eval.py`): same models, geometry, decoding and thresholds, which all live here, in one
 //! place ([`DET_TH`], [`READ_MIN_CONF`], [`ROW2_ASPECT`], [`FALLBACK`]), and so do the
 //! covered-plate rules added since ([`WEAK_DET_TH`], [`COVER_MAX_TEXT_COLS`],
-//! [`COVER_MAX_VISIBLE`], [`COVER_MIN_SMOOTH_COLS`], with the signals in [`evidence`]; set on
-//! seed 1 of the eval set). Submodules hold the pure parts: [`detect`] (priors, decoding, NMS,
+//! [`COVER_MAX_VISIBLE`], [`COVER_MIN_CONTRAST`], [`COVER_MIN_SMOOTH_COLS`],
+//! [`COVER_MAX_VISIBLE_PARTLY`], with the signals in [`evidence`]; set on seed 1 of the eval
+//! set). Submodules hold the pure parts: [`detect`] (priors, decoding, NMS,
 //! corner order), [`rectify`] (warps, double-row geometry), [`evidence`] (text present or
 //! hidden), [`recognize`] (line input, charset from the model metadata), [`decode`] (template
 //! Viterbi), [`colour`], [`fallback`], [`image`].
@@ -437,7 +439,8 @@ impl PlateReader {
 
 /// `covered` or `unreadable` for a region `width` source pixels wide found by `localiser` that
 /// was not read, from what it shows (see [`COVER_MAX_TEXT_COLS`], [`COVER_MAX_VISIBLE`],
-/// [`COVER_MIN_SMOOTH_COLS`]); a region narrower than [`MIN_JUDGED_WIDTH`] is never `covered`.
+/// [`COVER_MIN_CONTRAST`], [`COVER_MIN_SMOOTH_COLS`], [`COVER_MAX_VISIBLE_PARTLY`]); a region
+/// narrower than [`MIN_JUDGED_WIDTH`] is never `covered`.
 ///
 /// A region is covered when it shows little text and few characters (a cloth, paper, mud, a
 /// blank plate); one the fallback found may show text-like texture if it stands out in colour

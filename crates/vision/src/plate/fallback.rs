@@ -22,7 +22,10 @@
 //! on each seed); the widest region is 0.32 of the crop, not 0.45 (see `FALLBACK`); the centre
 //! may lie in the middle 80 %, not 70 %, since a vehicle seen at an angle has its front or back,
 //! and so its plate, off-centre in its box (+1 or +2 covered plates on four of five seeds, one
-//! more false `covered` on one).
+//! more false `covered` on one); the grey spread may reach 60, not 45, since with the gradient
+//! test keeping text and grain out the spread only has to keep out regions half bright, half
+//! dark, and 45 refused two-tone covers (tape over half a plate; +1 or +2 covered plates on
+//! each of five seeds, one more false `covered` on one; 80 found no more).
 //!
 //! Port notes: contours are taken as the 8-connected edge components (outer borders) and the
 //! edge pixels 4-adjacent to each enclosed non-edge component (hole borders) — the point sets

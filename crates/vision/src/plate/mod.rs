@@ -105,7 +105,7 @@ pub const FALLBACK: FallbackParams = FallbackParams {
     aspect: (1.6, 3.9),
     min_rect: 0.80,
     min_contrast: 5.0,
-    max_inner_std: 45.0,
+    max_inner_std: 60.0,
     max_inner_gradient: 8.0,
 };
 

@@ -345,11 +345,7 @@ impl PlateReader {
                 color,
             },
             None => PlateRead {
-                state: unread_state(
-                    localiser,
-                    detect::quad_width(&quad),
-                    &ev.unwrap_or_default(),
-                ),
+                state: unread_state(detect::quad_width(&quad), &ev.unwrap_or_default()),
                 text: None,
                 color,
                 confidence: if localiser != Localiser::Fallback {
@@ -437,21 +433,19 @@ impl PlateReader {
     }
 }
 
-/// `covered` or `unreadable` for a region `width` source pixels wide found by `localiser` that
-/// was not read, from what it shows (see [`COVER_MAX_TEXT_COLS`], [`COVER_MAX_VISIBLE`],
+/// `covered` or `unreadable` for a region `width` source pixels wide that was not read, from what it shows (see [`COVER_MAX_TEXT_COLS`], [`COVER_MAX_VISIBLE`],
 /// [`COVER_MIN_CONTRAST`], [`COVER_MIN_SMOOTH_COLS`], [`COVER_MAX_VISIBLE_PARTLY`]); a region
 /// narrower than [`MIN_JUDGED_WIDTH`] is never `covered`.
 ///
 /// A region is covered when it shows little text and few characters (a cloth, paper, mud, a
 /// blank plate); one the fallback found may show text-like texture if it stands out in colour
-/// from the body around it. It is also covered when a stretch of it is smooth beside the few
+/// from the body around it ([`Evidence::contrast`] is the fallback's, 0 for detector regions). It is also covered when a stretch of it is smooth beside the few
 /// characters it shows (a partial cover). A region with no character the recogniser is sure
 /// of but text-like texture all over is a plate too degraded to read, or not a plate (a bus's
 /// destination sign): `unreadable`.
-pub fn unread_state(localiser: Localiser, width: f32, ev: &Evidence) -> PlateState {
+pub fn unread_state(width: f32, ev: &Evidence) -> PlateState {
     let hidden = ev.visible <= COVER_MAX_VISIBLE
-        && (ev.text_cols <= COVER_MAX_TEXT_COLS
-            || localiser == Localiser::Fallback && ev.contrast >= COVER_MIN_CONTRAST);
+        && (ev.text_cols <= COVER_MAX_TEXT_COLS || ev.contrast >= COVER_MIN_CONTRAST);
     let partly_hidden =
         ev.smooth_cols >= COVER_MIN_SMOOTH_COLS && ev.visible <= COVER_MAX_VISIBLE_PARTLY;
     if width >= MIN_JUDGED_WIDTH && (hidden || partly_hidden) {
@@ -551,119 +545,34 @@ mod tests {
 
     #[test]
     fn unread_regions_are_covered_by_what_they_show() {
-        let ev = |visible, text_cols, smooth_cols| Evidence {
+        // (visible, text columns, smooth columns, the fallback's colour contrast)
+        let ev = |visible, text_cols, smooth_cols, contrast| Evidence {
             visible,
             text_cols,
             smooth_cols,
+            contrast,
             ..Evidence::default()
         };
-        use Localiser::*;
         use PlateState::{Covered, Unreadable};
         let wide = 120.0;
-        for (localiser, width, ev, want, why) in [
-            (Fallback, wide, ev(0, 0.05, 0.0), Covered, "a smooth patch"),
-            (
-                Fallback,
-                wide,
-                Evidence {
-                    contrast: 40.0,
-                    ..ev(0, 1.0, 0.0)
-                },
-                Covered,
-                "folds on a blurred picture, unlike the body",
-            ),
-            (
-                Fallback,
-                wide,
-                Evidence {
-                    contrast: 40.0,
-                    ..ev(4, 1.0, 0.0)
-                },
-                Unreadable,
-                "unlike the body, but with characters",
-            ),
-            (
-                Detector,
-                wide,
-                Evidence {
-                    contrast: 40.0,
-                    ..ev(0, 1.0, 0.0)
-                },
-                Unreadable,
-                "the contrast rule is the fallback's",
-            ),
-            (
-                Fallback,
-                wide,
-                ev(0, 0.9, 0.0),
-                Unreadable,
-                "a patch that shows text",
-            ),
-            (
-                Fallback,
-                wide,
-                ev(4, 0.3, 0.0),
-                Unreadable,
-                "a patch with characters",
-            ),
-            (
-                Detector,
-                wide,
-                ev(0, 0.1, 0.0),
-                Covered,
-                "a smooth plate with no character",
-            ),
-            (
-                Detector,
-                wide,
-                ev(0, 0.9, 0.0),
-                Unreadable,
-                "text-like texture and no character: degraded, or a sign",
-            ),
-            (
-                Fallback,
-                wide,
-                ev(3, 0.8, 0.5),
-                Covered,
-                "a cover beside three characters",
-            ),
-            (
-                WeakDetector,
-                wide,
-                ev(3, 0.9, 0.4),
-                Covered,
-                "characters beside a smooth stretch",
-            ),
-            (
-                Detector,
-                wide,
-                ev(5, 0.9, 0.05),
-                Unreadable,
-                "characters, nothing hidden",
-            ),
-            (
-                Detector,
-                wide,
-                ev(6, 0.9, 0.3),
-                Unreadable,
-                "six sure characters: gaps, not a cover",
-            ),
-            (
-                Fallback,
-                30.0,
-                ev(0, 0.05, 0.0),
-                Unreadable,
-                "too small to judge",
-            ),
-            (
-                Detector,
-                39.9,
-                ev(0, 0.1, 0.0),
-                Unreadable,
-                "too small to judge",
-            ),
-        ] {
-            assert_eq!(unread_state(localiser, width, &ev), want, "{why}");
+        #[rustfmt::skip]
+        let cases = [
+            (wide, ev(0, 0.05, 0.0, 20.0), Covered, "a smooth patch"),
+            (wide, ev(0, 0.1, 0.0, 0.0), Covered, "a smooth plate with no character"),
+            (wide, ev(0, 1.0, 0.0, 40.0), Covered, "folds on a blurred picture, unlike the body"),
+            (wide, ev(4, 1.0, 0.0, 40.0), Unreadable, "unlike the body, but with characters"),
+            (wide, ev(0, 0.9, 0.0, 20.0), Unreadable, "a patch that shows text"),
+            (wide, ev(0, 0.9, 0.0, 0.0), Unreadable, "text-like texture and no character: degraded, or a sign"),
+            (wide, ev(4, 0.3, 0.0, 0.0), Unreadable, "a region with characters"),
+            (wide, ev(3, 0.8, 0.5, 20.0), Covered, "a cover beside three characters"),
+            (wide, ev(3, 0.9, 0.4, 0.0), Covered, "characters beside a smooth stretch"),
+            (wide, ev(5, 0.9, 0.05, 0.0), Unreadable, "characters, nothing hidden"),
+            (wide, ev(6, 0.9, 0.3, 0.0), Unreadable, "six sure characters: gaps, not a cover"),
+            (30.0, ev(0, 0.05, 0.0, 40.0), Unreadable, "too small to judge"),
+            (39.9, ev(0, 0.1, 0.0, 0.0), Unreadable, "too small to judge"),
+        ];
+        for (width, ev, want, why) in cases {
+            assert_eq!(unread_state(width, &ev), want, "{why}");
         }
     }
 

@@ -6,6 +6,9 @@
 //!   (provinces, letters, digits, special suffixes) and whose peak probability is at least
 //!   [`VISIBLE_CONF`]. A plate has 7 or 8; a cover hides the rest. Junk the recogniser reads on a
 //!   cloth's folds is mostly outside that alphabet or unsure.
+//! - **glyphs**: every character the greedy reading emits, of any class and confidence. A
+//!   hidden plate gives the recogniser nothing to emit; a plate blurred past reading still
+//!   makes it emit unsure characters, one per blob.
 //! - **text columns**: on the rectified plate (grey, 192×56), the gradient energy of each
 //!   column in the character band (rows 20–80 %), box-smoothed over a character stroke. A
 //!   column carries text when its energy is at least [`TEXT_COL_FRAC`] of the scene's
@@ -41,6 +44,9 @@ pub const TEXT_BAND: (f32, f32) = (0.2, 0.8);
 pub struct Evidence {
     /// Plate-alphabet characters read with at least [`VISIBLE_CONF`].
     pub visible: usize,
+    /// Characters the greedy reading emits at any confidence, in or out of the plate alphabet
+    /// (`visible` counts a subset of them).
+    pub glyphs: usize,
     /// Fraction of the plate's columns that carry text (see the module docs).
     pub text_cols: f32,
     /// Fraction of the plate's columns much smoother than its textured ones.
@@ -190,6 +196,7 @@ pub fn evidence(line: &Image, probs: &[&Probs], charset: &Charset, scene: f32) -
             .iter()
             .map(|p| visible_chars(p, charset, VISIBLE_CONF))
             .sum(),
+        glyphs: probs.iter().map(|p| super::decode::greedy(p).0.len()).sum(),
         text_cols: fraction_at_least(&cols, TEXT_COL_FRAC * scene.max(1.0)),
         smooth_cols: smooth_fraction(&cols, SMOOTH_COL_REL),
         plate_texture,

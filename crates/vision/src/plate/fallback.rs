@@ -7,10 +7,11 @@
 //! (40, 120, L1 gradient), 3×3 closing — and the same on the a\* and b\* chroma channels, each
 //! on its own (Canny 30, 90) — then every contour's minimum-area rectangle is tested:
 //! long side within 25° of horizontal, width within [min_w_frac, max_w_frac] of the crop,
-//! height ≥ 6 px and aspect within `aspect`, centre in the lower 3/4 and middle 80 %, convex
+//! height ≥ 6 px and aspect within `aspect`, centre in the lower 65 % and middle 80 %, convex
 //! hull filling ≥ `min_rect` of the rectangle, inside (rectangle shrunk 30 %) smooth (grey std ≤
-//! `max_inner_std`, mean Sobel gradient ≤ `max_inner_gradient`) and differing by a colour
-//! difference ΔE ≥ `min_contrast` (CIE76, of the mean colours) from a ring 25 % around it.
+//! `max_inner_std`, mean Sobel gradient ≤ `max_inner_gradient`, or ≤ `max_folded_gradient` for
+//! folds whose gradient keeps to one direction) and differing by a colour difference ΔE ≥
+//! `min_contrast` (CIE76, of the mean colours) from a ring 25 % around it.
 //! Score = contrast × fill / (1 + std / 10); the best wins.
 //!
 //! What differs from the reference was measured on the eval set (seeds 1, 3, 4): the
@@ -25,7 +26,15 @@
 //! more false `covered` on one); the grey spread may reach 60, not 45, since with the gradient
 //! test keeping text and grain out the spread only has to keep out regions half bright, half
 //! dark, and 45 refused two-tone covers (tape over half a plate; +1 or +2 covered plates on
-//! each of five seeds, one more false `covered` on one; 80 found no more).
+//! each of five seeds, one more false `covered` on one; 80 found no more); a cloth's folds may
+//! reach a mean gradient of 14 when the gradient's direction is coherent (≥ 0.9; the structure
+//! tensor's), since folds are parallel while text, noise and grain point every way; the centre
+//! must lie in the lower 65 % of the crop, not 75 %, since a plate is mounted at bumper height —
+//! its centre ≈ 0.55–0.9 of a car's, van's, bus's or truck's height from the top, ≈ 0.35–0.5 for
+//! a motorcycle — while bus banners and windows lie higher. These two together: +6 covered
+//! plates and −3 false `covered` over seeds 1, 3, 4, 5, 6. The eval's cloth is ideal sinusoidal
+//! folds (coherence ≥ 0.97), so real cloth will gain less; regions on motion-blurred degraded
+//! plates reached 0.74–0.94, two over 0.9. Every eval plate's centre lies at 0.51–0.89.
 //!
 //! Port notes: contours are taken as the 8-connected edge components (outer borders) and the
 //! edge pixels 4-adjacent to each enclosed non-edge component (hole borders) — the point sets
@@ -55,6 +64,11 @@ pub struct FallbackParams {
     /// Most mean gradient (grey levels per pixel, Sobel / 8) inside: a cover is smooth, while
     /// text, noise and grain are not.
     pub max_inner_gradient: f32,
+    /// ... unless the texture is folds: up to this mean gradient, when the gradient keeps to
+    /// one direction by at least `min_fold_coherence` (a cloth's parallel folds; text, noise and
+    /// grain point every way).
+    pub max_folded_gradient: f32,
+    pub min_fold_coherence: f32,
 }
 
 /// Index of the column left and right of each `x` (clamped or reflected at the borders).
@@ -546,10 +560,13 @@ impl Stats {
 }
 
 /// Mean Sobel magnitude (|gx| + |gy|, each / 8, borders replicated) of the blurred grey `g`
-/// (`w × h`) over `spans`: fine texture.
-fn mean_gradient(spans: &[(usize, usize, usize)], g: &[u8], w: usize, h: usize) -> f64 {
+/// (`w × h`) over `spans` — fine texture — and the coherence of the gradient's direction over
+/// them (0: every direction alike, as text, noise and grain have; 1: one direction, as
+/// parallel folds or a shading ramp have).
+fn texture(spans: &[(usize, usize, usize)], g: &[u8], w: usize, h: usize) -> (f64, f64) {
     let at = |x: usize, y: usize| i32::from(g[y * w + x]);
     let (mut n, mut sum) = (0usize, 0f64);
+    let (mut jxx, mut jyy, mut jxy) = (0f64, 0f64, 0f64);
     for &(y, a, b) in spans {
         let (up, down) = (y.saturating_sub(1), (y + 1).min(h - 1));
         for x in a..=b {
@@ -559,9 +576,12 @@ fn mean_gradient(spans: &[(usize, usize, usize)], g: &[u8], w: usize, h: usize) 
             let gy = (at(l, down) + 2 * at(x, down) + at(r, down))
                 - (at(l, up) + 2 * at(x, up) + at(r, up));
             (n, sum) = (n + 1, sum + f64::from(gx.abs() + gy.abs()) / 8.0);
+            let (fx, fy) = (f64::from(gx), f64::from(gy));
+            (jxx, jyy, jxy) = (jxx + fx * fx, jyy + fy * fy, jxy + fx * fy);
         }
     }
-    sum / n.max(1) as f64
+    let coherence = ((jxx - jyy).powi(2) + 4.0 * jxy * jxy).sqrt() / (jxx + jyy).max(1e-9);
+    (sum / n.max(1) as f64, coherence)
 }
 
 /// CIE76 colour difference between two mean sRGB colours (`0..=255`).
@@ -619,7 +639,7 @@ pub fn find_plate_region(crop: &Image, params: &FallbackParams) -> Option<Region
             return;
         }
         let [cx, cy] = r.centre;
-        if !(0.25 * hf..=0.98 * hf).contains(&cy) || !(0.1 * wf..=0.9 * wf).contains(&cx) {
+        if !(0.35 * hf..=0.98 * hf).contains(&cy) || !(0.1 * wf..=0.9 * wf).contains(&cx) {
             return;
         }
         let fill = polygon_area(&hl) / (r.long * r.short + 1e-6);
@@ -644,10 +664,13 @@ pub fn find_plate_region(crop: &Image, params: &FallbackParams) -> Option<Region
             return;
         }
         let contrast = delta_e(si.mean_rgb, so.mean_rgb);
-        if contrast < f64::from(params.min_contrast)
-            || si.std > f64::from(params.max_inner_std)
-            || mean_gradient(&inner, &g, w, h) > f64::from(params.max_inner_gradient)
-        {
+        if contrast < f64::from(params.min_contrast) || si.std > f64::from(params.max_inner_std) {
+            return;
+        }
+        let (gradient, coherence) = texture(&inner, &g, w, h);
+        let folds = gradient <= f64::from(params.max_folded_gradient)
+            && coherence >= f64::from(params.min_fold_coherence);
+        if gradient > f64::from(params.max_inner_gradient) && !folds {
             return;
         }
         let s = (contrast * fill / (1.0 + si.std / 10.0)) as f32;
@@ -791,6 +814,52 @@ mod tests {
         assert!(found.is_none(), "{found:?}");
         // The same patch smooth is one.
         assert!(find_plate_region(&car_painted(|_, _| [60, 60, 60]), &FALLBACK).is_some());
+    }
+
+    #[test]
+    fn folds_are_a_cover_but_grain_is_not() {
+        // Parallel folds: a ramp of ±35 grey levels every 12 pixels, mean gradient ≈ 11 (over
+        // the 8 for other texture) in one direction.
+        let folds = car_painted(|x, _| {
+            let v = 60.0 + 35.0 * (x as f64 * std::f64::consts::TAU / 12.0).sin();
+            [v as u8; 3]
+        });
+        let q = find_plate_region(&folds, &FALLBACK).expect("a region").quad;
+        assert!(
+            (q[0][0] - 150.0).abs() <= 3.0 && (q[2][1] - 239.0).abs() <= 3.0,
+            "{q:?}"
+        );
+        let no_folds = FallbackParams {
+            max_folded_gradient: FALLBACK.max_inner_gradient,
+            ..FALLBACK
+        };
+        assert!(find_plate_region(&folds, &no_folds).is_none());
+        // The same ramps in every direction (a grid of bumps: text, grain) are refused.
+        let bumps = car_painted(|x, y| {
+            let t = |i: usize| (i as f64 * std::f64::consts::TAU / 12.0).sin();
+            [(60.0 + 17.0 * (t(x) + t(y))) as u8; 3]
+        });
+        let found = find_plate_region(&bumps, &FALLBACK);
+        assert!(found.is_none(), "{found:?}");
+        let any_direction = FallbackParams {
+            min_fold_coherence: 0.0,
+            ..FALLBACK
+        };
+        assert!(find_plate_region(&bumps, &any_direction).is_some());
+    }
+
+    #[test]
+    fn a_patch_high_on_the_vehicle_is_not_a_plate() {
+        // The same patch as `finds_a_uniform_plate_sized_patch`, with its centre a third of the
+        // way down the vehicle (a window, a sign): a plate sits at bumper height.
+        let mut img = car_with_cover(None);
+        for y in 80..120 {
+            for x in 150..250 {
+                let i = 3 * (y * img.width + x);
+                img.data[i..i + 3].copy_from_slice(&[60, 60, 60]);
+            }
+        }
+        assert!(find_plate_region(&img, &FALLBACK).is_none());
     }
 
     #[test]

@@ -110,6 +110,8 @@ pub const FALLBACK: FallbackParams = FallbackParams {
     min_contrast: 5.0,
     max_inner_std: 60.0,
     max_inner_gradient: 8.0,
+    max_folded_gradient: 14.0,
+    min_fold_coherence: 0.9,
 };
 
 /// The plate detector the setup command installs: `<home_dir>/models/clp_det.onnx`.

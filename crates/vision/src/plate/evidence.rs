@@ -58,6 +58,9 @@ pub struct Evidence {
     /// How much the region stands out in colour from a ring around it (CIE76 ΔE of the mean
     /// colours), for a region the covered-plate fallback found; 0 otherwise.
     pub contrast: f32,
+    /// The fallback found the region for a smooth stretch beside characters
+    /// ([`super::fallback::Region::partial`]), not for being smooth.
+    pub in_part: bool,
 }
 
 /// Whether `c` can stand on a Chinese plate.
@@ -202,6 +205,7 @@ pub fn evidence(line: &Image, probs: &[&Probs], charset: &Charset, scene: f32) -
         plate_texture,
         scene_sharpness: scene,
         contrast: 0.0,
+        in_part: false,
     }
 }
 

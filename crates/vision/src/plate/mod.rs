@@ -112,6 +112,7 @@ pub const FALLBACK: FallbackParams = FallbackParams {
     max_inner_gradient: 8.0,
     max_folded_gradient: 14.0,
     min_fold_coherence: 0.9,
+    min_smooth_run: 0.3,
 };
 
 /// The plate detector the setup command installs: `<home_dir>/models/clp_det.onnx`.
@@ -296,23 +297,24 @@ impl PlateReader {
         let detector_score = best.map_or(0.0, |d| d.score);
         let shift = |q: Quad| q.map(|p| [p[0] + origin[0], p[1] + origin[1]]);
         let weak = best.filter(|d| d.score >= WEAK_DET_TH && d.score < DET_TH);
-        // The fallback's region also says how much it stands out from the body (ΔE).
-        let (quad, localiser, contrast) = match best {
+        // The fallback's region also says how much it stands out from the body (ΔE) and
+        // whether it was found covered in part.
+        let (quad, localiser, (contrast, in_part)) = match best {
             Some(d) if d.score >= DET_TH => (
                 shift(detect::order_quad(d.corners)),
                 Localiser::Detector,
-                0.0,
+                (0.0, false),
             ),
             _ => {
                 let t = Instant::now();
                 let found = fallback::find_plate_region(crop, &FALLBACK);
                 timings.fallback = t.elapsed();
                 match (found, weak) {
-                    (Some(r), _) => (shift(r.quad), Localiser::Fallback, r.contrast),
+                    (Some(r), _) => (shift(r.quad), Localiser::Fallback, (r.contrast, r.partial)),
                     (None, Some(d)) => (
                         shift(detect::order_quad(d.corners)),
                         Localiser::WeakDetector,
-                        0.0,
+                        (0.0, false),
                     ),
                     (None, None) => return Ok(none_result(detector_score, timings)),
                 }
@@ -328,6 +330,7 @@ impl PlateReader {
             Some(_) => None,
             None => Some(Evidence {
                 contrast,
+                in_part,
                 ..self.evidence_of(src, &quad, &rec, evidence::scene_sharpness(crop))
             }),
         };
@@ -447,7 +450,9 @@ impl PlateReader {
 /// it (a cloth, paper, mud, a blank plate); one the fallback found may show text-like texture
 /// if it stands out in colour from the body around it ([`Evidence::contrast`] is the
 /// fallback's, 0 for detector regions). It is also covered when a stretch of it is smooth
-/// beside the few characters it shows (a partial cover). A region with text-like texture or
+/// beside the few characters it shows (a partial cover); a region the fallback found for
+/// exactly that ([`Evidence::in_part`]) is covered only so, and only when the recogniser sees
+/// at least one sure character on it — else nothing says it is a plate. A region with text-like texture or
 /// unsure characters all over is a plate too degraded to read, or not a plate (a bus's
 /// destination sign): `unreadable`.
 pub fn unread_state(width: f32, ev: &Evidence) -> PlateState {
@@ -455,7 +460,12 @@ pub fn unread_state(width: f32, ev: &Evidence) -> PlateState {
         && (ev.text_cols <= COVER_MAX_TEXT_COLS || ev.contrast >= COVER_MIN_CONTRAST);
     let partly_hidden =
         ev.smooth_cols >= COVER_MIN_SMOOTH_COLS && ev.visible <= COVER_MAX_VISIBLE_PARTLY;
-    if width >= MIN_JUDGED_WIDTH && (hidden || partly_hidden) {
+    // A region found for its smooth stretch beside characters must show some.
+    let covered = match ev.in_part {
+        false => hidden || partly_hidden,
+        true => partly_hidden && ev.visible >= 1,
+    };
+    if width >= MIN_JUDGED_WIDTH && covered {
         PlateState::Covered
     } else {
         PlateState::Unreadable
@@ -582,6 +592,9 @@ mod tests {
             (wide, ev(3, 0.9, 0.4, 0.0), Covered, "characters beside a smooth stretch"),
             (wide, ev(5, 0.9, 0.05, 0.0), Unreadable, "characters, nothing hidden"),
             (wide, ev(6, 0.9, 0.3, 0.0), Unreadable, "six sure characters: gaps, not a cover"),
+            (wide, Evidence { in_part: true, ..ev(3, 0.5, 0.5, 20.0) }, Covered, "found in part, and so"),
+            (wide, Evidence { in_part: true, ..ev(0, 0.1, 0.4, 20.0) }, Unreadable, "found in part, no character"),
+            (wide, Evidence { in_part: true, ..ev(3, 0.9, 0.1, 20.0) }, Unreadable, "found in part, no stretch"),
             (30.0, ev(0, 0.05, 0.0, 40.0), Unreadable, "too small to judge"),
             (39.9, ev(0, 0.1, 0.0, 0.0), Unreadable, "too small to judge"),
         ];

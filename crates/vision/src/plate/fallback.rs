@@ -907,7 +907,7 @@ mod tests {
     #[test]
     fn a_plate_covered_in_part_is_found() {
         // Characters (bars 3 px wide) over the left 40 % of the plate, a cover over the rest.
-        let bars = |x: usize| if (x / 3) % 2 == 0 { 20 } else { 230 };
+        let bars = |x: usize| if (x / 3).is_multiple_of(2) { 20 } else { 230 };
         let img = car_painted(|x, _| [if x >= 190 { 60 } else { bars(x) }; 3]);
         let r = find_plate_region(&img, &FALLBACK).expect("a region");
         assert!(r.partial, "{r:?}");

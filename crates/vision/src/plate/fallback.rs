@@ -886,9 +886,8 @@ mod tests {
         });
         let q = find_plate_region(&folds, &FALLBACK).expect("a region").quad;
         assert!(at_plate_place(&q), "{q:?}");
-        assert!(found_with(&folds, |p| p.max_folded_gradient =
-            FALLBACK.max_inner_gradient)
-        .is_none());
+        let no_folds = found_with(&folds, |p| p.max_folded_gradient = p.max_inner_gradient);
+        assert!(no_folds.is_none(), "{no_folds:?}");
         // The same ramps in every direction (a grid of bumps: text, grain) are refused.
         let bumps = car_painted(|x, y| {
             let t = |i: usize| (i as f64 * std::f64::consts::TAU / 12.0).sin();

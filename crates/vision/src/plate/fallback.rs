@@ -49,7 +49,7 @@
 //! OpenCV's `findContours(RETR_LIST)` traces, up to its chain compression; OpenCV's `len(c) < 4`
 //! test on compressed chains is replaced by the size tests that follow it. Polygon masks use
 //! pixel centres. Performance contract: linear in the crop's pixels plus the area of each
-//! surviving candidate, three edge maps: 8.9 ms for a 385×231 crop (`benches/vision.rs`; 2.8 ms
+//! surviving candidate, three edge maps: 9.1 ms for a 385×231 crop (`benches/vision.rs`; 2.8 ms
 //! with the grey map alone), so about 65 ms for 958×681 on one core; it only runs when the
 //! detector found nothing.
 
@@ -76,6 +76,8 @@ pub struct FallbackParams {
     /// one direction by at least `min_fold_coherence` (a cloth's parallel folds; text, noise and
     /// grain point every way).
     pub max_folded_gradient: f32,
+    /// Coherence of the gradient's direction (0 to 1, from the structure tensor) from which a
+    /// texture counts as folds.
     pub min_fold_coherence: f32,
     /// A region that is not smooth is still a plate covered in part when a smooth stretch
     /// spans at least this fraction of its length beside characters (tape or mud over some of
@@ -602,7 +604,7 @@ fn delta_e(a: [f64; 3], b: [f64; 3]) -> f64 {
     ((l1 - l2).powi(2) + (a1 - a2).powi(2) + (b1 - b2).powi(2)).sqrt()
 }
 
-/// A plate-shaped smooth region [`find_plate_region`] found.
+/// A plate-shaped region [`find_plate_region`] found: smooth, or covered in part.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Region {
     /// TL, TR, BR, BL in crop pixels.

@@ -71,14 +71,16 @@ pub fn plate_char(c: char) -> bool {
         || "警学挂港澳使领".contains(c)
 }
 
-/// Greedy plate-alphabet characters of `p` whose peak probability is at least `min_conf`.
-pub fn visible_chars(p: &Probs, charset: &Charset, min_conf: f32) -> usize {
+/// Of the greedy reading of `p` (one pass): the characters it emits (glyphs), and those of them
+/// in the plate alphabet whose peak probability is at least `min_conf` (visible).
+pub fn glyphs_and_visible(p: &Probs, charset: &Charset, min_conf: f32) -> (usize, usize) {
     let (classes, confs) = super::decode::greedy(p);
-    classes
+    let visible = classes
         .iter()
         .zip(&confs)
         .filter(|(c, conf)| **conf >= min_conf && plate_char(charset.char(**c)))
-        .count()
+        .count();
+    (classes.len(), visible)
 }
 
 /// 3×3-blurred-grey gradient magnitude (|dx| + |dy| by central differences, halved) over the
@@ -194,12 +196,13 @@ pub fn smooth_fraction(cols: &[f32], rel: f32) -> f32 {
 pub fn evidence(line: &Image, probs: &[&Probs], charset: &Charset, scene: f32) -> Evidence {
     let cols = column_texture(line);
     let plate_texture = cols.iter().sum::<f32>() / cols.len().max(1) as f32;
+    let (glyphs, visible) = probs
+        .iter()
+        .map(|p| glyphs_and_visible(p, charset, VISIBLE_CONF))
+        .fold((0, 0), |(g, v), (pg, pv)| (g + pg, v + pv));
     Evidence {
-        visible: probs
-            .iter()
-            .map(|p| visible_chars(p, charset, VISIBLE_CONF))
-            .sum(),
-        glyphs: probs.iter().map(|p| super::decode::greedy(p).0.len()).sum(),
+        visible,
+        glyphs,
         text_cols: fraction_at_least(&cols, TEXT_COL_FRAC * scene.max(1.0)),
         smooth_cols: smooth_fraction(&cols, SMOOTH_COL_REL),
         plate_texture,
@@ -226,6 +229,27 @@ mod tests {
             }
         }
         img
+    }
+
+    #[test]
+    fn glyphs_count_everything_emitted_visible_only_sure_plate_characters() {
+        // Classes: blank, 京, A, 国 (not on plates), ·. Frames: a sure 京, blank, an unsure A,
+        // a sure 国, a sure A held over two frames (one character).
+        let cs = Charset::from_metadata("京\nA\n国\n·").unwrap();
+        let frames: [(usize, f32); 6] =
+            [(1, 0.9), (0, 0.9), (2, 0.4), (3, 0.9), (2, 0.9), (2, 0.9)];
+        let classes = cs.len();
+        let mut data = vec![0.0; frames.len() * classes];
+        for (t, (c, p)) in frames.iter().enumerate() {
+            data[t * classes..(t + 1) * classes].fill((1.0 - p) / (classes - 1) as f32);
+            data[t * classes + c] = *p;
+        }
+        let p = Probs {
+            frames: frames.len(),
+            classes,
+            data,
+        };
+        assert_eq!(glyphs_and_visible(&p, &cs, VISIBLE_CONF), (4, 2));
     }
 
     #[test]

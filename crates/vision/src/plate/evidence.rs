@@ -9,6 +9,11 @@
 //! - **glyphs**: every character the greedy reading emits, of any class and confidence. A
 //!   hidden plate gives the recogniser nothing to emit; a plate blurred past reading still
 //!   makes it emit unsure characters, one per blob.
+//! - **fragment**: for a detector box judged double-row, the recogniser's reading of it as one
+//!   line: 3 or 4 characters, all sure, and nothing else are part of a single-row plate — the
+//!   detector boxed the characters a cover left visible (the lower row of a double-row plate,
+//!   which such a reading sees, has 5). It costs one more recogniser run (≈ 30 ms), only for
+//!   such boxes that were not read.
 //! - **text columns**: on the rectified plate (grey, 192×56), the gradient energy of each
 //!   column in the character band (rows 20–80 %), box-smoothed over a character stroke. A
 //!   column carries text when its energy is at least [`TEXT_COL_FRAC`] of the scene's
@@ -61,6 +66,24 @@ pub struct Evidence {
     /// The fallback found the region for a smooth stretch beside characters
     /// ([`super::fallback::Region::partial`]), not for being smooth.
     pub in_part: bool,
+    /// Read as one line, the region shows a fragment of a plate: [`FRAGMENT_GLYPHS`]
+    /// characters, every one a sure plate character (see [`is_fragment`]). Looked at only for
+    /// a detector region judged double-row by its aspect; false otherwise.
+    pub fragment: bool,
+}
+
+/// How many characters a fragment of a plate shows: fewer than the 5 of a double-row plate's
+/// lower row (which a one-line reading of a double-row plate sees), and at least 3, so that a
+/// stray mark or two is not one.
+pub const FRAGMENT_GLYPHS: std::ops::RangeInclusive<usize> = 3..=4;
+
+/// Whether the one-line reading `p` of a region is a fragment of a plate: it emits
+/// [`FRAGMENT_GLYPHS`] characters and every one is a plate character read with at least
+/// [`VISIBLE_CONF`]. A plate has 7 or 8; a box that sharply shows 3 or 4 and nothing else was
+/// drawn around the characters left visible, the rest being hidden.
+pub fn is_fragment(p: &Probs, charset: &Charset) -> bool {
+    let (glyphs, visible) = glyphs_and_visible(p, charset, VISIBLE_CONF);
+    FRAGMENT_GLYPHS.contains(&glyphs) && visible == glyphs
 }
 
 /// Whether `c` can stand on a Chinese plate.
@@ -209,6 +232,7 @@ pub fn evidence(line: &Image, probs: &[&Probs], charset: &Charset, scene: f32) -
         scene_sharpness: scene,
         contrast: 0.0,
         in_part: false,
+        fragment: false,
     }
 }
 
@@ -231,13 +255,10 @@ mod tests {
         img
     }
 
-    #[test]
-    fn glyphs_count_everything_emitted_visible_only_sure_plate_characters() {
-        // Classes: blank, 京, A, 国 (not on plates), ·. Frames: a sure 京, blank, an unsure A,
-        // a sure 国, a sure A held over two frames (one character).
+    /// Recogniser output over the classes blank, 京, A, 国 (not on plates), ·: one frame per
+    /// `(class, peak probability)`, the rest shared evenly.
+    fn probs(frames: &[(usize, f32)]) -> (Probs, Charset) {
         let cs = Charset::from_metadata("京\nA\n国\n·").unwrap();
-        let frames: [(usize, f32); 6] =
-            [(1, 0.9), (0, 0.9), (2, 0.4), (3, 0.9), (2, 0.9), (2, 0.9)];
         let classes = cs.len();
         let mut data = vec![0.0; frames.len() * classes];
         for (t, (c, p)) in frames.iter().enumerate() {
@@ -249,7 +270,45 @@ mod tests {
             classes,
             data,
         };
+        (p, cs)
+    }
+
+    #[test]
+    fn glyphs_count_everything_emitted_visible_only_sure_plate_characters() {
+        // A sure 京, blank, an unsure A, a sure 国, a sure A held over two frames (one
+        // character).
+        let (p, cs) = probs(&[(1, 0.9), (0, 0.9), (2, 0.4), (3, 0.9), (2, 0.9), (2, 0.9)]);
         assert_eq!(glyphs_and_visible(&p, &cs, VISIBLE_CONF), (4, 2));
+    }
+
+    #[test]
+    fn a_fragment_is_three_or_four_sure_plate_characters_and_nothing_else() {
+        let sure = |n: usize| -> Vec<(usize, f32)> {
+            (0..n).flat_map(|i| [(1 + i % 2, 0.9), (0, 0.9)]).collect()
+        };
+        for (frames, want, why) in [
+            (sure(3), true, "three sure characters"),
+            (sure(4), true, "four"),
+            (sure(2), false, "two: a stray mark"),
+            (
+                sure(5),
+                false,
+                "five: as many as a double-row plate's lower row",
+            ),
+            (
+                [sure(3), vec![(2, 0.4)]].concat(),
+                false,
+                "and an unsure one",
+            ),
+            (
+                [sure(3), vec![(3, 0.9)]].concat(),
+                false,
+                "and one not on plates",
+            ),
+        ] {
+            let (p, cs) = probs(&frames);
+            assert_eq!(is_fragment(&p, &cs), want, "{why}");
+        }
     }
 
     #[test]

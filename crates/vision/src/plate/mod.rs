@@ -328,11 +328,17 @@ impl PlateReader {
         });
         let ev = match text {
             Some(_) => None,
-            None => Some(Evidence {
-                contrast,
-                in_part,
-                ..self.evidence_of(src, &quad, &rec, evidence::scene_sharpness(crop))
-            }),
+            None => {
+                // A detector box judged double-row may be one drawn around the visible
+                // characters of a single-row plate covered in part: read it as one line too.
+                let as_line = rec.rows == 2 && localiser != Localiser::Fallback;
+                let scene = evidence::scene_sharpness(crop);
+                Some(Evidence {
+                    contrast,
+                    in_part,
+                    ..self.evidence_of(src, &quad, &rec, scene, as_line)?
+                })
+            }
         };
         let interior = rectify::warp(
             src,
@@ -378,16 +384,26 @@ impl PlateReader {
 
     /// The [`Evidence`] of the region `quad` recognised as `rec`, in a crop of sharpness `scene`.
     fn evidence_of(
-        &self,
+        &mut self,
         src: &impl PixelSource,
         quad: &Quad,
         rec: &Recognition,
         scene: f32,
-    ) -> Evidence {
+        as_line: bool,
+    ) -> Result<Evidence, Error> {
         let (w, h) = rectify::LINE_SIZE;
         let line = rectify::warp(src, quad, w, h, 0.0);
+        let fragment = match as_line {
+            true => {
+                evidence::is_fragment(&self.recogniser.probs(&line)?, self.recogniser.charset())
+            }
+            false => false,
+        };
         let probs: Vec<&Probs> = rec.probs.iter().collect();
-        evidence::evidence(&line, &probs, self.recogniser.charset(), scene)
+        Ok(Evidence {
+            fragment,
+            ..evidence::evidence(&line, &probs, self.recogniser.charset(), scene)
+        })
     }
 
     /// Rectifies, recognises and decodes the plate at `quad` (TL, TR, BR, BL in `src` pixels):
@@ -443,8 +459,8 @@ impl PlateReader {
 
 /// `covered` or `unreadable` for a region `width` source pixels wide that was not read, from
 /// what it shows (see [`COVER_MAX_TEXT_COLS`], [`COVER_MAX_GLYPHS`], [`COVER_MIN_CONTRAST`],
-/// [`COVER_MIN_SMOOTH_COLS`], [`COVER_MAX_VISIBLE_PARTLY`]); a region narrower than
-/// [`MIN_JUDGED_WIDTH`] is never `covered`.
+/// [`COVER_MIN_SMOOTH_COLS`], [`COVER_MAX_VISIBLE_PARTLY`], [`evidence::FRAGMENT_GLYPHS`]); a
+/// region narrower than [`MIN_JUDGED_WIDTH`] is never `covered`.
 ///
 /// A region is covered when it shows little text and the recogniser emits next to nothing on
 /// it (a cloth, paper, mud, a blank plate); one the fallback found may show text-like texture
@@ -452,7 +468,10 @@ impl PlateReader {
 /// fallback's, 0 for detector regions). It is also covered when a stretch of it is smooth
 /// beside the few characters it shows (a partial cover); a region the fallback found for
 /// exactly that ([`Evidence::in_part`]) is covered only so, and only when the recogniser sees
-/// at least one sure character on it — else nothing says it is a plate. A region with
+/// at least one sure character on it — else nothing says it is a plate. A detector region
+/// that, read as one line, is a fragment of a plate ([`Evidence::fragment`]: 3 or 4 sure
+/// characters and nothing else) is covered too: the detector boxed the characters a cover
+/// left visible, and the box's aspect made it pass for a double-row plate. A region with
 /// text-like texture or unsure characters all over is a plate too degraded to read, or not a
 /// plate (a bus's destination sign): `unreadable`.
 pub fn unread_state(width: f32, ev: &Evidence) -> PlateState {
@@ -464,7 +483,7 @@ pub fn unread_state(width: f32, ev: &Evidence) -> PlateState {
     let covered = if ev.in_part {
         partly_hidden && ev.visible >= 1
     } else {
-        hidden || partly_hidden
+        hidden || partly_hidden || ev.fragment
     };
     if width >= MIN_JUDGED_WIDTH && covered {
         PlateState::Covered
@@ -596,6 +615,7 @@ mod tests {
             (wide, Evidence { in_part: true, ..ev(3, 0.5, 0.5, 20.0) }, Covered, "found in part, and so"),
             (wide, Evidence { in_part: true, ..ev(0, 0.1, 0.4, 20.0) }, Unreadable, "found in part, no character"),
             (wide, Evidence { in_part: true, ..ev(3, 0.9, 0.1, 20.0) }, Unreadable, "found in part, no stretch"),
+            (wide, Evidence { fragment: true, ..ev(4, 0.9, 0.0, 0.0) }, Covered, "a fragment of a plate"),
             (30.0, ev(0, 0.05, 0.0, 40.0), Unreadable, "too small to judge"),
             (39.9, ev(0, 0.1, 0.0, 0.0), Unreadable, "too small to judge"),
         ];

@@ -232,7 +232,7 @@ fn evaluate(reader: &mut PlateReader, dir: &Path, args: &Args) -> anyhow::Result
                 "conf": r.plate.char_confidences.iter().map(|c| round3(*c)).collect::<Vec<_>>(),
                 "colour": o.colour,
                 "source": o.localiser.map(localiser_name),
-                "evidence": r.evidence.map(|e| json!({"visible": e.visible, "glyphs": e.glyphs, "text_cols": round3(e.text_cols), "smooth_cols": round3(e.smooth_cols), "texture": round3(e.plate_texture), "scene": round3(e.scene_sharpness), "contrast": round3(e.contrast), "in_part": e.in_part, "fragment": e.fragment})),
+                "evidence": r.evidence.map(|e| json!({"visible": e.visible, "glyphs": e.glyphs, "text_cols": round3(e.text_cols), "smooth_cols": round3(e.smooth_cols), "texture": round3(e.plate_texture), "scene": round3(e.scene_sharpness), "contrast": round3(e.contrast), "coherence": round3(e.coherence), "in_part": e.in_part, "fragment": e.fragment})),
                 "det_score": round3(r.detector_score),
                 "rows": r.rows,
                 "quad": r.corners.map(|q| q.map(|p| p.map(round1))),

@@ -106,7 +106,7 @@ fn neighbours(n: usize, reflect: bool) -> (Vec<usize>, Vec<usize>) {
 
 /// 3×3 Gaussian ([1 2 1] ⊗ [1 2 1] / 16, reflect-101 border), rounding half up as OpenCV's
 /// fixed-point 8-bit path does.
-fn blur3(g: &[u8], w: usize, h: usize) -> Vec<u8> {
+pub(super) fn blur3(g: &[u8], w: usize, h: usize) -> Vec<u8> {
     let (l, r) = neighbours(w, true);
     let (up, down) = neighbours(h, true);
     let mut tmp = vec![0u16; w * h];
@@ -577,7 +577,7 @@ impl Stats {
 /// (`w × h`) over `spans` — fine texture — and the coherence of the gradient's direction over
 /// them (0: every direction alike, as text, noise and grain have; 1: one direction, as
 /// parallel folds or a shading ramp have).
-fn texture(spans: &[(usize, usize, usize)], g: &[u8], w: usize, h: usize) -> (f64, f64) {
+pub(super) fn texture(spans: &[(usize, usize, usize)], g: &[u8], w: usize, h: usize) -> (f64, f64) {
     let at = |x: usize, y: usize| i32::from(g[y * w + x]);
     let (mut n, mut sum) = (0usize, 0f64);
     let (mut jxx, mut jyy, mut jxy) = (0f64, 0f64, 0f64);

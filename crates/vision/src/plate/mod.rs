@@ -75,6 +75,10 @@ pub const COVER_MAX_GLYPHS: usize = 2;
 /// the body that shows no characters is a cover. Set on seed 1 (its gap: unread regions of
 /// degraded plates up to 27.9, covers from 37.3).
 pub const COVER_MIN_CONTRAST: f32 = 32.0;
+/// ... or whose texture keeps to one direction by at least this ([`Evidence::coherence`]): a
+/// cloth's folds, which the detector can take for a plate and the column measure for text. The
+/// fallback's fold test, the same number (`FALLBACK.min_fold_coherence`).
+pub const COVER_MIN_FOLD_COHERENCE: f32 = 0.9;
 /// ... or when at least this fraction of its columns is smooth next to the textured ones
 /// ([`Evidence::smooth_cols`]: characters hidden beside visible ones) ...
 pub const COVER_MIN_SMOOTH_COLS: f32 = 0.2;
@@ -111,7 +115,7 @@ pub const FALLBACK: FallbackParams = FallbackParams {
     max_inner_std: 60.0,
     max_inner_gradient: 8.0,
     max_folded_gradient: 14.0,
-    min_fold_coherence: 0.9,
+    min_fold_coherence: COVER_MIN_FOLD_COHERENCE,
     min_smooth_run: 0.3,
 };
 
@@ -476,7 +480,9 @@ impl PlateReader {
 /// plate (a bus's destination sign): `unreadable`.
 pub fn unread_state(width: f32, ev: &Evidence) -> PlateState {
     let hidden = ev.glyphs <= COVER_MAX_GLYPHS
-        && (ev.text_cols <= COVER_MAX_TEXT_COLS || ev.contrast >= COVER_MIN_CONTRAST);
+        && (ev.text_cols <= COVER_MAX_TEXT_COLS
+            || ev.contrast >= COVER_MIN_CONTRAST
+            || ev.coherence >= COVER_MIN_FOLD_COHERENCE);
     let partly_hidden =
         ev.smooth_cols >= COVER_MIN_SMOOTH_COLS && ev.visible <= COVER_MAX_VISIBLE_PARTLY;
     // A region found for its smooth stretch beside characters must show some.
@@ -607,6 +613,7 @@ mod tests {
             (wide, ev(4, 1.0, 0.0, 40.0), Unreadable, "unlike the body, but with characters"),
             (wide, ev(0, 0.9, 0.0, 20.0), Unreadable, "a patch that shows text"),
             (wide, ev(0, 0.9, 0.0, 0.0), Unreadable, "text-like texture and no character: degraded, or a sign"),
+            (wide, Evidence { coherence: 0.95, ..ev(0, 0.9, 0.0, 0.0) }, Covered, "the same texture in parallel folds"),
             (wide, ev(4, 0.3, 0.0, 0.0), Unreadable, "a region with characters"),
             (wide, ev(3, 0.8, 0.5, 20.0), Covered, "a cover beside three characters"),
             (wide, ev(3, 0.9, 0.4, 0.0), Covered, "characters beside a smooth stretch"),

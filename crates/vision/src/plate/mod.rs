@@ -17,9 +17,9 @@
 //! `eval.py`): same models, geometry, decoding and thresholds, which all live here, in one
 //! place ([`DET_TH`], [`READ_MIN_CONF`], [`ROW2_ASPECT`], [`FALLBACK`]), and so do the
 //! covered-plate rules added since ([`WEAK_DET_TH`], [`COVER_MAX_TEXT_COLS`],
-//! [`COVER_MAX_GLYPHS`], [`COVER_MIN_CONTRAST`], [`COVER_MIN_SMOOTH_COLS`],
-//! [`COVER_MAX_VISIBLE_PARTLY`], with the signals in [`evidence`]; set on seed 1 of the eval
-//! set). Submodules hold the pure parts: [`detect`] (priors, decoding, NMS,
+//! [`COVER_MAX_GLYPHS`], [`COVER_MIN_CONTRAST`], [`COVER_MIN_FOLD_COHERENCE`],
+//! [`COVER_MIN_SMOOTH_COLS`], [`COVER_MAX_VISIBLE_PARTLY`], with the signals in [`evidence`];
+//! first set on seed 1 of the eval set, each since measured on more). Submodules hold the pure parts: [`detect`] (priors, decoding, NMS,
 //! corner order), [`rectify`] (warps, double-row geometry), [`evidence`] (text present or
 //! hidden), [`recognize`] (line input, charset from the model metadata), [`decode`] (template
 //! Viterbi), [`colour`], [`fallback`], [`image`].
@@ -463,13 +463,15 @@ impl PlateReader {
 
 /// `covered` or `unreadable` for a region `width` source pixels wide that was not read, from
 /// what it shows (see [`COVER_MAX_TEXT_COLS`], [`COVER_MAX_GLYPHS`], [`COVER_MIN_CONTRAST`],
-/// [`COVER_MIN_SMOOTH_COLS`], [`COVER_MAX_VISIBLE_PARTLY`], [`evidence::FRAGMENT_GLYPHS`]); a
-/// region narrower than [`MIN_JUDGED_WIDTH`] is never `covered`.
+/// [`COVER_MIN_FOLD_COHERENCE`], [`COVER_MIN_SMOOTH_COLS`], [`COVER_MAX_VISIBLE_PARTLY`],
+/// [`evidence::FRAGMENT_GLYPHS`]); a region narrower than [`MIN_JUDGED_WIDTH`] is never
+/// `covered`.
 ///
 /// A region is covered when it shows little text and the recogniser emits next to nothing on
-/// it (a cloth, paper, mud, a blank plate); one the fallback found may show text-like texture
-/// if it stands out in colour from the body around it ([`Evidence::contrast`] is the
-/// fallback's, 0 for detector regions). It is also covered when a stretch of it is smooth
+/// it (a cloth, paper, mud, a blank plate); one may show text-like texture if the fallback
+/// found it and it stands out in colour from the body around it ([`Evidence::contrast`] is the
+/// fallback's, 0 for detector regions), or if that texture keeps to one direction
+/// ([`Evidence::coherence`]: a cloth's folds, which the detector may take for a plate). It is also covered when a stretch of it is smooth
 /// beside the few characters it shows (a partial cover); a region the fallback found for
 /// exactly that ([`Evidence::in_part`]) is covered only so, and only when the recogniser sees
 /// at least one sure character on it — else nothing says it is a plate. A detector region

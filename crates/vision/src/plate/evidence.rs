@@ -231,11 +231,11 @@ pub fn evidence(line: &Image, probs: &[&Probs], charset: &Charset, scene: f32) -
     let band = ((TEXT_BAND.0 * h as f32) as usize..(TEXT_BAND.1 * h as f32) as usize)
         .map(|y| (y, 0, w.saturating_sub(1)))
         .collect::<Vec<_>>();
-    let coherence = match w >= 3 && h >= 3 {
-        true => {
-            super::fallback::texture(&band, &super::fallback::blur3(&line.grey(), w, h), w, h).1
-        }
-        false => 0.0,
+    let coherence = if w >= 3 && h >= 3 {
+        let g = super::fallback::blur3(&line.grey(), w, h);
+        super::fallback::texture(&band, &g, w, h).1
+    } else {
+        0.0
     };
     let plate_texture = cols.iter().sum::<f32>() / cols.len().max(1) as f32;
     let (glyphs, visible) = probs

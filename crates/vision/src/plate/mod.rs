@@ -19,10 +19,10 @@
 //! covered-plate rules added since ([`WEAK_DET_TH`], [`COVER_MAX_TEXT_COLS`],
 //! [`COVER_MAX_GLYPHS`], [`COVER_MIN_CONTRAST`], [`COVER_MIN_FOLD_COHERENCE`],
 //! [`COVER_MIN_SMOOTH_COLS`], [`COVER_MAX_VISIBLE_PARTLY`], with the signals in [`evidence`];
-//! first set on seed 1 of the eval set, each since measured on more). Submodules hold the pure parts: [`detect`] (priors, decoding, NMS,
-//! corner order), [`rectify`] (warps, double-row geometry), [`evidence`] (text present or
-//! hidden), [`recognize`] (line input, charset from the model metadata), [`decode`] (template
-//! Viterbi), [`colour`], [`fallback`], [`image`].
+//! first set on seed 1 of the eval set, each since measured on more). Submodules hold the pure
+//! parts: [`detect`] (priors, decoding, NMS, corner order), [`rectify`] (warps, double-row
+//! geometry), [`evidence`] (text present or hidden), [`recognize`] (line input, charset from the
+//! model metadata), [`decode`] (template Viterbi), [`colour`], [`fallback`], [`image`].
 //!
 //! Invariants: the frame is never converted to RGB as a whole — only the vehicle crop (for the
 //! detector and the fallback) and the sampled plate pixels; `text` is `Some` exactly when the
@@ -397,12 +397,8 @@ impl PlateReader {
     ) -> Result<Evidence, Error> {
         let (w, h) = rectify::LINE_SIZE;
         let line = rectify::warp(src, quad, w, h, 0.0);
-        let fragment = match as_line {
-            true => {
-                evidence::is_fragment(&self.recogniser.probs(&line)?, self.recogniser.charset())
-            }
-            false => false,
-        };
+        let fragment = as_line
+            && evidence::is_fragment(&self.recogniser.probs(&line)?, self.recogniser.charset());
         let probs: Vec<&Probs> = rec.probs.iter().collect();
         Ok(Evidence {
             fragment,
@@ -471,10 +467,11 @@ impl PlateReader {
 /// it (a cloth, paper, mud, a blank plate); one may show text-like texture if the fallback
 /// found it and it stands out in colour from the body around it ([`Evidence::contrast`] is the
 /// fallback's, 0 for detector regions), or if that texture keeps to one direction
-/// ([`Evidence::coherence`]: a cloth's folds, which the detector may take for a plate). It is also covered when a stretch of it is smooth
-/// beside the few characters it shows (a partial cover); a region the fallback found for
-/// exactly that ([`Evidence::in_part`]) is covered only so, and only when the recogniser sees
-/// at least one sure character on it — else nothing says it is a plate. A detector region
+/// ([`Evidence::coherence`]: a cloth's folds, which the detector may take for a plate). It is
+/// also covered when a stretch of it is smooth beside the few characters it shows (a partial
+/// cover); a region the fallback found for exactly that ([`Evidence::in_part`]) is covered only
+/// so, and only when the recogniser sees at least one sure character on it — else nothing says
+/// it is a plate. A detector region
 /// that, read as one line, is a fragment of a plate ([`Evidence::fragment`]: 3 or 4 sure
 /// characters and nothing else) is covered too: the detector boxed the characters a cover
 /// left visible, and the box's aspect made it pass for a double-row plate. A region with

@@ -8,7 +8,8 @@
 //! quad ──aspect < ROW2_ASPECT?──▶ single row: warp 192×56 ─────────────▶ PP-OCRv4 ──▶ template
 //!                                 double row: extend to 2:1, warp 176×88, split ──▶ 2 runs  Viterbi
 //! reading ──every char ≥ READ_MIN_CONF and valid──▶ read │ else evidence (glyphs emitted, sure
-//!   plate chars, text / smooth columns vs the scene, the fallback region's colour contrast)
+//!   plate chars, text / smooth columns vs the scene, folds, the fallback region's colour
+//!   contrast; a box judged double-row also read as one line: a fragment of a plate?)
 //!   ──unread_state──▶ covered | unreadable   (no quad: none)
 //! quad ──warp 160×50, −6 %──▶ HSV vote (or the text decides) ──▶ colour
 //! ```
@@ -471,12 +472,11 @@ impl PlateReader {
 /// also covered when a stretch of it is smooth beside the few characters it shows (a partial
 /// cover); a region the fallback found for exactly that ([`Evidence::in_part`]) is covered only
 /// so, and only when the recogniser sees at least one sure character on it — else nothing says
-/// it is a plate. A detector region
-/// that, read as one line, is a fragment of a plate ([`Evidence::fragment`]: 3 or 4 sure
-/// characters and nothing else) is covered too: the detector boxed the characters a cover
-/// left visible, and the box's aspect made it pass for a double-row plate. A region with
-/// text-like texture or unsure characters all over is a plate too degraded to read, or not a
-/// plate (a bus's destination sign): `unreadable`.
+/// it is a plate. A detector region that, read as one line, is a fragment of a plate
+/// ([`Evidence::fragment`]: 3 or 4 sure characters and nothing else) is covered too: the
+/// detector boxed the characters a cover left visible, and the box's aspect made it pass for a
+/// double-row plate. A region with text-like texture or unsure characters all over is a plate
+/// too degraded to read, or not a plate (a bus's destination sign): `unreadable`.
 pub fn unread_state(width: f32, ev: &Evidence) -> PlateState {
     let hidden = ev.glyphs <= COVER_MAX_GLYPHS
         && (ev.text_cols <= COVER_MAX_TEXT_COLS
